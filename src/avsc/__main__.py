@@ -1,0 +1,5 @@
+"""``python -m avsc``."""
+
+from avsc.cli import main
+
+raise SystemExit(main())

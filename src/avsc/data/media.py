@@ -1,0 +1,259 @@
+"""Reading and writing media: 24-bit WAV (soundfile) and H.264 MP4 (PyAV, which ships ffmpeg).
+
+All writers go through a temporary name in the destination folder and ``os.replace``, so a crash
+never leaves a half-written file under the final name.
+"""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from contextlib import contextmanager
+from dataclasses import dataclass
+from fractions import Fraction
+from pathlib import Path
+from typing import Iterator
+
+import numpy as np
+import soundfile as sf
+
+from avsc.errors import DataError
+
+
+@contextmanager
+def atomic_path(path: Path | str, suffix: str | None = None) -> Iterator[Path]:
+    """Yield a temporary path beside ``path``; rename it to ``path`` only if the block succeeds."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=suffix or path.suffix, dir=path.parent)
+    os.close(fd)
+    tmp_path = Path(tmp)
+    try:
+        yield tmp_path
+        os.replace(tmp_path, path)
+    finally:
+        if tmp_path.exists():
+            tmp_path.unlink()
+
+
+def atomic_write_text(path: Path | str, text: str) -> None:
+    """Write text through a temporary file and rename."""
+    with atomic_path(path) as tmp:
+        tmp.write_text(text)
+
+
+def atomic_write_bytes(path: Path | str, data: bytes) -> None:
+    """Write bytes through a temporary file and rename."""
+    with atomic_path(path) as tmp:
+        tmp.write_bytes(data)
+
+
+@dataclass(frozen=True)
+class AudioInfo:
+    """Header facts of an audio file."""
+
+    sample_rate: int
+    channels: int
+    frames: int
+    subtype: str
+
+    @property
+    def duration_s(self) -> float:
+        return self.frames / self.sample_rate if self.sample_rate else 0.0
+
+
+def probe_audio(path: Path | str) -> AudioInfo:
+    """Read an audio file's header."""
+    try:
+        info = sf.info(str(path))
+    except Exception as exc:
+        raise DataError(f"{path}: not a readable audio file ({_short(exc)})") from None
+    return AudioInfo(info.samplerate, info.channels, info.frames, info.subtype)
+
+
+def read_audio(path: Path | str) -> tuple[np.ndarray, int]:
+    """Read a whole audio file as float32 ``(n_samples, n_channels)`` and its sample rate."""
+    try:
+        data, sr = sf.read(str(path), dtype="float32", always_2d=True)
+    except Exception as exc:
+        raise DataError(f"{path}: not a readable audio file ({_short(exc)})") from None
+    return data, int(sr)
+
+
+def write_wav24(path: Path | str, audio: np.ndarray, sample_rate: int) -> None:
+    """Write ``(n_samples, n_channels)`` float audio in [-1, 1] as WAV PCM 24-bit."""
+    audio = np.clip(np.asarray(audio, dtype=np.float64), -1.0, 1.0)
+    with atomic_path(path, suffix=".wav") as tmp:
+        sf.write(str(tmp), audio, sample_rate, subtype="PCM_24", format="WAV")
+
+
+@dataclass(frozen=True)
+class VideoInfo:
+    """Facts of a video file's first video stream."""
+
+    width: int
+    height: int
+    fps: float
+    duration_s: float
+    codec: str
+    has_audio: bool
+
+
+def _short(exc: Exception) -> str:
+    text = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+    return text[:160]
+
+
+def probe_video(path: Path | str) -> VideoInfo:
+    """Read a video container's header (no decoding)."""
+    import av
+
+    try:
+        with av.open(str(path)) as container:
+            if not container.streams.video:
+                raise DataError(f"{path}: no video stream")
+            stream = container.streams.video[0]
+            fps = float(stream.average_rate or stream.guessed_rate or 0)
+            if stream.duration is not None and stream.time_base is not None:
+                duration = float(stream.duration * stream.time_base)
+            elif container.duration is not None:
+                duration = container.duration / 1_000_000
+            else:
+                duration = 0.0
+            return VideoInfo(
+                width=stream.codec_context.width,
+                height=stream.codec_context.height,
+                fps=fps,
+                duration_s=duration,
+                codec=stream.codec_context.name,
+                has_audio=bool(container.streams.audio),
+            )
+    except DataError:
+        raise
+    except Exception as exc:
+        raise DataError(f"{path}: not a readable video file ({_short(exc)})") from None
+
+
+def decode_frames(
+    path: Path | str,
+    *,
+    fps: float,
+    size: tuple[int, int] | None = None,
+    duration_s: float | None = None,
+) -> np.ndarray:
+    """Decode frames at ``fps``, time-aligned with the audio seconds.
+
+    Frame ``k`` is the last decoded frame whose timestamp is at or before ``k / fps``, so
+    seconds of audio and groups of ``fps`` frames line up.
+
+    Returns
+    -------
+    frames : np.ndarray, shape (n_frames, height, width, 3), dtype uint8
+        ``n_frames = round(duration_s * fps)``; ``size`` is ``(width, height)`` of the output.
+    """
+    import av
+
+    try:
+        with av.open(str(path)) as container:
+            stream = container.streams.video[0]
+            stream.thread_type = "AUTO"
+            if duration_s is None:
+                info_d = stream.duration * stream.time_base if stream.duration else container.duration / 1e6
+                duration_s = float(info_d)
+            n_out = int(round(duration_s * fps))
+            targets = [k / fps for k in range(n_out)]
+            out: list[np.ndarray] = []
+            last = None
+            t_idx = 0
+            for frame in container.decode(stream):
+                t = float(frame.pts * stream.time_base) if frame.pts is not None else 0.0
+                while t_idx < n_out and t > targets[t_idx] + 1e-6 and last is not None:
+                    out.append(last)
+                    t_idx += 1
+                if t_idx >= n_out:
+                    break
+                if size is not None:
+                    frame = frame.reformat(width=size[0], height=size[1], format="rgb24")
+                    last = frame.to_ndarray()
+                else:
+                    last = frame.to_ndarray(format="rgb24")
+            while t_idx < n_out and last is not None:
+                out.append(last)
+                t_idx += 1
+    except Exception as exc:
+        raise DataError(f"{path}: video cannot be decoded ({_short(exc)})") from None
+    if not out:
+        raise DataError(f"{path}: video has no decodable frames")
+    return np.stack(out)
+
+
+def write_mp4(
+    path: Path | str,
+    frames: np.ndarray,
+    *,
+    fps: int,
+    audio: np.ndarray | None = None,
+    sample_rate: int = 48000,
+    crf: int = 28,
+) -> None:
+    """Write uint8 ``(n, h, w, 3)`` frames as H.264 MP4 (yuv420p), optionally with AAC audio."""
+    import av
+
+    frames = np.asarray(frames, dtype=np.uint8)
+    with atomic_path(path, suffix=".mp4") as tmp:
+        with av.open(str(tmp), mode="w", format="mp4") as container:
+            stream = container.add_stream("libx264", rate=Fraction(fps))
+            stream.width = frames.shape[2]
+            stream.height = frames.shape[1]
+            stream.pix_fmt = "yuv420p"
+            stream.options = {"crf": str(crf), "preset": "veryfast", "threads": "1"}
+            stream.codec_context.thread_count = 1
+            astream = None
+            if audio is not None:
+                astream = container.add_stream("aac", rate=sample_rate)
+                astream.layout = "stereo" if audio.shape[1] == 2 else "mono"
+            for image in frames:
+                frame = av.VideoFrame.from_ndarray(image, format="rgb24")
+                for packet in stream.encode(frame):
+                    container.mux(packet)
+            for packet in stream.encode():
+                container.mux(packet)
+            if astream is not None:
+                pcm = np.ascontiguousarray(audio.T.astype(np.float32))
+                aframe = av.AudioFrame.from_ndarray(pcm, format="fltp", layout=astream.layout.name)
+                aframe.sample_rate = sample_rate
+                for packet in astream.encode(aframe):
+                    container.mux(packet)
+                for packet in astream.encode():
+                    container.mux(packet)
+
+
+def read_mp4_audio(path: Path | str) -> tuple[np.ndarray, int]:
+    """Decode the audio track of a video file as float32 ``(n_samples, n_channels)``."""
+    import av
+
+    try:
+        with av.open(str(path)) as container:
+            if not container.streams.audio:
+                raise DataError(f"{path}: the video has no audio track")
+            stream = container.streams.audio[0]
+            chunks = []
+            for frame in container.decode(stream):
+                arr = frame.to_ndarray()
+                if arr.ndim == 1:
+                    arr = arr[None, :]
+                if frame.format.is_planar:
+                    chunks.append(arr.T)
+                else:
+                    chunks.append(arr.reshape(-1, frame.layout.nb_channels if hasattr(frame.layout, "nb_channels") else len(frame.layout.channels)))
+            sr = stream.codec_context.sample_rate
+    except DataError:
+        raise
+    except Exception as exc:
+        raise DataError(f"{path}: audio track cannot be decoded ({_short(exc)})") from None
+    if not chunks:
+        raise DataError(f"{path}: the audio track is empty")
+    data = np.concatenate(chunks).astype(np.float32)
+    if np.issubdtype(data.dtype, np.integer):
+        data = data / np.iinfo(data.dtype).max
+    return data, int(sr)
