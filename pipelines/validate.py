@@ -1,0 +1,8 @@
+"""DVC stage `validate`: great-expectations suite on the dataset; fails the pipeline when invalid."""
+
+from _run import run_stage
+
+from avsc.data.validate import validate_stage
+
+if __name__ == "__main__":
+    run_stage("validate", validate_stage)

@@ -1,0 +1,407 @@
+"""Audio features: a fast, reference-faithful gammatonegram, a log-mel with the same framing.
+
+The reference is ``gammatone.gtgram.gtgram`` (Slaney's ERB filterbank, 4 cascaded biquads per
+band, then per-band RMS over rectangular windows). Running it takes ~1.7 s per 10-s channel at
+44.1 kHz; :func:`gammatonegram` computes the same quantity ~40x faster in the frequency domain:
+
+1. One real FFT of the zero-padded signal (the padding is longer than the slowest band's impulse
+   response, so the circular convolution equals the reference's causal, zero-state filtering).
+2. Per band, the spectrum is multiplied by the *exact* frequency response of the reference's
+   4 biquads (same coefficients, from ``gammatone.filters.make_erb_filters``) and only the bins
+   within ``±_HALF_WIDTH`` bandwidths of the centre frequency are kept (the 8th-power skirt of
+   ``|H|^2`` makes the rest negligible).
+3. That narrow band is brought back to the time domain at a *decimated* rate with a small inverse
+   FFT: bands below ``_ANALYTIC_MIN_CYCLES / window`` Hz as a real signal ``y`` sampled fast enough
+   for ``y**2`` (so the 2*cf ripple that a 40-ms window does not average out is kept); higher bands
+   as the complex analytic envelope ``z`` at baseband, with ``y**2 ≈ |z|**2 / 2`` (the ``Re z**2``
+   term at 2*cf is averaged away by the window to < 0.5 %).
+4. The window energies are summed on the decimated grid (exact frame boundaries for the real
+   branch; fractional boundaries through a cumulative sum for the analytic branch) and turned into
+   the same RMS, ``sqrt(mean(y**2))``, with the reference's framing.
+
+On the real TAU clips this correlates > 0.999 with the reference in the log domain.
+"""
+
+from __future__ import annotations
+
+import functools
+import logging
+import math
+
+import numpy as np
+import scipy.fft
+import scipy.signal
+
+from avsc.errors import ConfigError, DataError
+
+log = logging.getLogger(__name__)
+
+#: Half-width of the kept band, in units of the filter bandwidth ``1.019 * ERB(cf)`` (Hz).
+_HALF_WIDTH = 4.0
+#: Bands with ``cf * window_s`` at or above this use the analytic-envelope branch.
+_ANALYTIC_MIN_CYCLES = 30.0
+#: Oversampling of the analytic envelope relative to the kept bandwidth.
+_ANALYTIC_OVERSAMPLE = 1.25
+#: Length of zero padding after the signal, in time constants ``1 / B`` of the slowest band.
+_TAIL_TIME_CONSTANTS = 30.0
+#: Additive floor of the log compression in :func:`clip_features` (amplitude units).
+LOG_EPS = 1e-8
+KINDS = ("gammatone", "logmel")
+
+
+def _round_half_away(value: float) -> int:
+    """Round like the reference (``gammatone.gtgram.round_half_away_from_zero``)."""
+    return int(np.sign(value) * np.floor(abs(value) + 0.5))
+
+
+def frame_params(*, sr: float, window_s: float, hop_s: float) -> tuple[int, int]:
+    """Window and hop in samples, rounded exactly as the reference does.
+
+    Parameters
+    ----------
+    sr : float
+        Sample rate in Hz.
+    window_s, hop_s : float
+        Window length and hop in seconds.
+
+    Returns
+    -------
+    tuple of int
+        ``(n_win, hop_samples)``.
+    """
+    return _round_half_away(window_s * sr), _round_half_away(hop_s * sr)
+
+
+def n_frames_for(*, n_samples: int, n_win: int, hop: int) -> int:
+    """Number of frames of the reference framing: ``1 + floor((n_samples - n_win) / hop)``."""
+    return 1 + (n_samples - n_win) // hop
+
+
+def _check_params(*, sr: float, n_bands: int, window_s: float, hop_s: float, f_min: float) -> tuple[int, int]:
+    if not isinstance(n_bands, (int, np.integer)) or isinstance(n_bands, bool) or n_bands < 1:
+        raise ConfigError(f"n_bands must be a positive integer, got {n_bands!r}")
+    if not (np.isfinite(sr) and sr > 0):
+        raise ConfigError(f"sample rate must be positive, got {sr!r}")
+    if not (np.isfinite(window_s) and window_s > 0):
+        raise ConfigError(f"window_s must be positive, got {window_s!r}")
+    if not (np.isfinite(hop_s) and hop_s > 0):
+        raise ConfigError(f"hop_s must be positive, got {hop_s!r}")
+    if hop_s > window_s:
+        raise ConfigError(f"hop_s ({hop_s:g} s) must not exceed window_s ({window_s:g} s)")
+    if not (np.isfinite(f_min) and f_min > 0):
+        raise ConfigError(f"f_min must be positive, got {f_min!r}")
+    if f_min >= sr / 2:
+        raise ConfigError(f"sample rate {sr:g} Hz is too low for f_min={f_min:g} Hz (Nyquist {sr / 2:g} Hz)")
+    n_win, hop = frame_params(sr=sr, window_s=window_s, hop_s=hop_s)
+    if hop < 1 or n_win < 1:
+        raise ConfigError(f"window_s={window_s:g} s / hop_s={hop_s:g} s are shorter than one sample at {sr:g} Hz")
+    return n_win, hop
+
+
+def _check_signal(x: np.ndarray, *, n_win: int) -> np.ndarray:
+    x = np.asarray(x, dtype=np.float64)
+    if x.ndim != 1:
+        raise DataError(f"expected a 1-D signal (n_samples,), got shape {x.shape}")
+    if x.shape[0] < n_win:
+        raise DataError(f"signal of {x.shape[0]} samples is shorter than one window ({n_win} samples)")
+    if not np.all(np.isfinite(x)):
+        raise DataError("signal contains NaN or infinite samples")
+    return x
+
+
+def erb_centre_freqs(*, sr: float, n_bands: int, f_min: float) -> np.ndarray:
+    """Centre frequencies of the bands, ascending (row order of :func:`gammatonegram`).
+
+    Returns
+    -------
+    numpy.ndarray
+        Shape ``(n_bands,)``, Hz; the reference's ``centre_freqs(sr, n_bands, f_min)`` reversed.
+    """
+    from gammatone.filters import centre_freqs
+
+    return np.asarray(centre_freqs(sr, n_bands, f_min))[::-1].copy()
+
+
+def _divisors(n: int) -> list[int]:
+    return sorted({d for i in range(1, int(math.isqrt(n)) + 1) if n % i == 0 for d in (i, n // i)})
+
+
+@functools.lru_cache(maxsize=4)
+def _plan(sr: float, n_samples: int, n_bands: int, n_win: int, hop: int, f_min: float) -> tuple:
+    """Everything that depends only on the sizes: FFT length, per-band bins, responses, rates."""
+    from gammatone.filters import make_erb_filters
+
+    cfs = erb_centre_freqs(sr=sr, n_bands=n_bands, f_min=f_min)
+    coefs = make_erb_filters(sr, cfs)  # rows follow cfs (ascending), as np.flipud in the reference
+    bw_hz = 1.019 * (cfs / 9.26449 + 24.7)  # B / (2 pi), the reference's pole bandwidth
+    tail = int(math.ceil(_TAIL_TIME_CONSTANTS / (2 * np.pi * bw_hz.min()) * sr))
+    grid = math.gcd(n_win, hop)  # frame boundaries are multiples of this
+    q = scipy.fft.next_fast_len(-(-(n_samples + tail) // grid))
+    n_fft = grid * q
+    n_half = n_fft // 2 + 1
+    divisors = _divisors(grid)
+    n_frames = n_frames_for(n_samples=n_samples, n_win=n_win, hop=hop)
+    starts = np.arange(n_frames) * hop
+    bands = []
+    for k, cf in enumerate(cfs):
+        a0, a11, a12, a13, a14, a2, b0, b1, b2, gain = coefs[k]
+        hi_hz = min(cf + _HALF_WIDTH * bw_hz[k], sr / 2)
+        analytic = cf * n_win / sr >= _ANALYTIC_MIN_CYCLES
+        if analytic:
+            lo = max(1, int(math.floor((cf - _HALF_WIDTH * bw_hz[k]) * n_fft / sr)))
+        else:
+            lo = 0
+        hi = min(n_half, int(math.ceil(hi_hz * n_fft / sr)) + 1)
+        e = np.exp(-2j * np.pi * np.arange(lo, hi) / n_fft)
+        den = b0 + e * (b1 + b2 * e)
+        e2 = a2 * e * e
+        num = (a0 + a11 * e + e2) * (a0 + a12 * e + e2) * (a0 + a13 * e + e2) * (a0 + a14 * e + e2)
+        resp = num / (den**4) / gain
+        if analytic:
+            resp = resp * 2.0  # analytic signal: positive frequencies doubled (lo >= 1)
+            m = scipy.fft.next_fast_len(int(math.ceil((hi - lo) * _ANALYTIC_OVERSAMPLE)))
+            bands.append(("analytic", lo, hi, resp, m))
+        else:
+            # real branch: decimate by the largest divisor of the frame grid that keeps y**2 alias-free
+            need = 4.0 * hi_hz
+            dec = max([d for d in divisors if sr / d >= need] or [1])
+            m = n_fft // dec
+            if m // 2 + 1 < hi:
+                dec, m = 1, n_fft
+            bands.append(("real", lo, hi, resp, m))
+    return n_fft, starts, tuple(bands)
+
+
+def gammatonegram(
+    x: np.ndarray,
+    sr: float,
+    *,
+    n_bands: int = 64,
+    window_s: float = 0.04,
+    hop_s: float = 0.02,
+    f_min: float = 50.0,
+) -> np.ndarray:
+    """Gammatone "spectrogram": per-band RMS of Slaney's ERB filterbank output.
+
+    Faithful to ``gammatone.gtgram.gtgram(x, sr, window_s, hop_s, n_bands, f_min)`` (same
+    filters, same framing, log-domain correlation > 0.999) but ~40x faster; see the module
+    docstring for the method.
+
+    Parameters
+    ----------
+    x : numpy.ndarray
+        Mono signal, shape ``(n_samples,)``.
+    sr : float
+        Sample rate in Hz.
+    n_bands : int
+        Number of ERB-spaced bands between ``f_min`` and ``sr / 2``.
+    window_s, hop_s : float
+        Rectangular window length and hop in seconds (rounded half away from zero to samples).
+    f_min : float
+        Lowest centre frequency in Hz.
+
+    Returns
+    -------
+    numpy.ndarray
+        Shape ``(n_bands, n_frames)``, float64, RMS amplitude (same units as ``x``), rows in
+        ascending centre frequency (:func:`erb_centre_freqs`), column ``m`` = samples
+        ``[m * hop, m * hop + n_win)``, ``n_frames = 1 + (n_samples - n_win) // hop``.
+
+    Raises
+    ------
+    ConfigError
+        For invalid parameters. 
+    DataError
+        If ``x`` is not 1-D, is shorter than one window or is not finite.
+    """
+    n_win, hop = _check_params(sr=sr, n_bands=n_bands, window_s=window_s, hop_s=hop_s, f_min=f_min)
+    x = _check_signal(x, n_win=n_win)
+    n_fft, starts, bands = _plan(float(sr), x.shape[0], int(n_bands), n_win, hop, float(f_min))
+    spec = scipy.fft.rfft(x, n=n_fft)
+    out = np.empty((len(bands), starts.shape[0]))
+    for k, (kind, lo, hi, resp, m) in enumerate(bands):
+        band = spec[lo:hi] * resp
+        if kind == "real":
+            dec = n_fft // m
+            y = scipy.fft.irfft(band, n=m) * (m / n_fft)
+            c = np.concatenate(([0.0], np.cumsum(y * y)))
+            i0 = starts // dec
+            energy = (c[i0 + n_win // dec] - c[i0]) * dec
+        else:
+            buf = np.zeros(m, dtype=np.complex128)
+            buf[: hi - lo] = band
+            z = scipy.fft.ifft(buf) * (m / n_fft)
+            p = z.real**2 + z.imag**2
+            c = np.concatenate(([0.0], np.cumsum(p)))
+            scale = m / n_fft
+            energy = (_interp_cumsum(c, p, (starts + n_win) * scale) - _interp_cumsum(c, p, starts * scale))
+            energy *= 0.5 / scale  # y**2 = |z|**2 / 2; one decimated sample spans 1/scale samples
+        out[k] = np.sqrt(np.maximum(energy, 0.0) / n_win)
+    return out
+
+
+def _interp_cumsum(c: np.ndarray, p: np.ndarray, u: np.ndarray) -> np.ndarray:
+    """Integral of the piecewise-constant ``p`` from 0 to the fractional positions ``u``."""
+    i = np.minimum(np.floor(u).astype(np.int64), p.shape[0] - 1)
+    return c[i] + (u - i) * p[i]
+
+
+def logmel(
+    x: np.ndarray,
+    sr: float,
+    *,
+    n_bands: int = 64,
+    window_s: float = 0.04,
+    hop_s: float = 0.02,
+    f_min: float = 50.0,
+) -> np.ndarray:
+    """Mel "RMS" spectrogram with exactly the framing of :func:`gammatonegram`.
+
+    ``librosa.feature.melspectrogram`` with ``n_fft = win_length = n_win`` (Hann window),
+    ``hop_length = hop``, ``center=False`` (frame ``m`` = samples ``[m * hop, m * hop + n_win)``),
+    Slaney mel filters from ``f_min`` to ``sr / 2``. The mel *power* is converted to magnitude
+    with a square root, so that like the gammatonegram the output is in amplitude units and
+    ``log`` of either differs from dB only by a factor (no logarithm is applied here despite the
+    name; :func:`clip_features` applies it).
+
+    Parameters
+    ----------
+    x : numpy.ndarray
+        Mono signal, shape ``(n_samples,)``.
+    sr : float
+        Sample rate in Hz.
+    n_bands, window_s, hop_s, f_min
+        As for :func:`gammatonegram`.
+
+    Returns
+    -------
+    numpy.ndarray
+        Shape ``(n_bands, n_frames)``, float64, ``n_frames = 1 + (n_samples - n_win) // hop``.
+    """
+    import librosa
+
+    n_win, hop = _check_params(sr=sr, n_bands=n_bands, window_s=window_s, hop_s=hop_s, f_min=f_min)
+    x = _check_signal(x, n_win=n_win)
+    power = librosa.feature.melspectrogram(
+        y=x, sr=sr, n_fft=n_win, hop_length=hop, win_length=n_win, window="hann", center=False,
+        power=2.0, n_mels=int(n_bands), fmin=float(f_min), fmax=sr / 2.0,
+    )
+    return np.sqrt(power)
+
+
+def resample(x: np.ndarray, *, sr_in: int, sr_out: int) -> np.ndarray:
+    """Polyphase resampling along axis 0 (``scipy.signal.resample_poly``; 48 kHz -> 44.1 kHz is 147/160).
+
+    Parameters
+    ----------
+    x : numpy.ndarray
+        Shape ``(n_samples,)`` or ``(n_samples, n_channels)``.
+    sr_in, sr_out : int
+        Input and output sample rates in Hz (integers).
+
+    Returns
+    -------
+    numpy.ndarray
+        Shape ``(ceil(n_samples * sr_out / sr_in),)`` or ``(…, n_channels)``, float64; ``x``
+        itself (as float64) when the rates are equal.
+    """
+    if int(sr_in) != sr_in or int(sr_out) != sr_out or sr_in <= 0 or sr_out <= 0:
+        raise ConfigError(f"sample rates must be positive integers, got {sr_in!r} -> {sr_out!r}")
+    x = np.asarray(x, dtype=np.float64)
+    if x.ndim not in (1, 2):
+        raise DataError(f"expected (n_samples,) or (n_samples, n_channels) audio, got shape {x.shape}")
+    if sr_in == sr_out:
+        return x
+    g = math.gcd(int(sr_in), int(sr_out))
+    return scipy.signal.resample_poly(x, int(sr_out) // g, int(sr_in) // g, axis=0)
+
+
+def stereo_channels(x: np.ndarray) -> np.ndarray:
+    """Left, right and left minus right.
+
+    Parameters
+    ----------
+    x : numpy.ndarray
+        Stereo audio, shape ``(n_samples, 2)``.
+
+    Returns
+    -------
+    numpy.ndarray
+        Shape ``(n_samples, 3)``: ``[:, 0]`` left, ``[:, 1]`` right, ``[:, 2]`` left - right.
+    """
+    x = np.asarray(x)
+    if x.ndim != 2 or x.shape[1] != 2:
+        raise DataError(f"expected stereo audio of shape (n_samples, 2), got shape {x.shape}")
+    return np.column_stack([x[:, 0], x[:, 1], x[:, 0] - x[:, 1]])
+
+
+def clip_features(
+    audio: np.ndarray,
+    sr: int,
+    *,
+    kind: str = "gammatone",
+    sample_rate: int = 44100,
+    n_bands: int = 64,
+    window_s: float = 0.04,
+    hop_s: float = 0.02,
+    f_min: float = 50.0,
+) -> np.ndarray:
+    """Log-compressed time-frequency features of a stereo clip, 3 channels (L, R, L-R).
+
+    The audio is resampled from ``sr`` to ``sample_rate`` (:func:`resample`), split into
+    :func:`stereo_channels`, and each channel goes through :func:`gammatonegram` or
+    :func:`logmel`; the result is ``log(feature + LOG_EPS)`` (natural log of an RMS amplitude,
+    ``LOG_EPS = 1e-8``, i.e. a -160 dB floor).
+
+    Framing: the resampled signal (``n`` samples) is zero-padded at the end by
+    ``n_win - hop`` samples (one hop for the default 40 ms / 20 ms), which makes the reference
+    framing give exactly ``n // hop`` frames; frame ``m`` covers
+    ``[m * hop_s, m * hop_s + window_s)`` seconds of the clip. So with 20-ms hops there are
+    50 frames per second, second ``s`` of the clip starts at frame ``50 * s``, and a 10-s clip
+    gives exactly 500 frames (``floor(duration * 50)``); the last frame reads 20 ms of padding.
+
+    Parameters
+    ----------
+    audio : numpy.ndarray
+        Stereo audio, shape ``(n_samples, 2)``, at ``sr`` Hz.
+    sr : int
+        Sample rate of ``audio`` (48000 for TAU).
+    kind : {"gammatone", "logmel"}
+        Which time-frequency representation.
+    sample_rate : int
+        Rate the audio is resampled to before analysis.
+    n_bands, window_s, hop_s, f_min
+        As for :func:`gammatonegram`.
+
+    Returns
+    -------
+    numpy.ndarray
+        Shape ``(n_bands, n_frames, 3)``, float32, ``n_frames = n // hop`` with ``n`` the
+        resampled length and ``hop = round(hop_s * sample_rate)``.
+
+    Raises
+    ------
+    ConfigError
+        For an unknown ``kind`` or invalid parameters.
+    DataError
+        For audio that is not stereo or shorter than one window.
+    """
+    if kind not in KINDS:
+        raise ConfigError(f"unknown audio feature kind {kind!r}; expected one of {', '.join(KINDS)}")
+    n_win, hop = _check_params(sr=sample_rate, n_bands=n_bands, window_s=window_s, hop_s=hop_s, f_min=f_min)
+    audio = np.asarray(audio)
+    if audio.ndim != 2 or audio.shape[1] != 2:
+        raise DataError(f"expected stereo audio of shape (n_samples, 2), got shape {audio.shape}")
+    channels = stereo_channels(resample(audio, sr_in=sr, sr_out=sample_rate))
+    n = channels.shape[0]
+    if n < n_win:
+        raise DataError(f"audio of {audio.shape[0] / sr:.3f} s is shorter than one window ({window_s:g} s)")
+    n_frames = n // hop
+    padded = np.concatenate([channels, np.zeros((n_win - hop, 3))], axis=0)
+    fn = gammatonegram if kind == "gammatone" else logmel
+    out = np.empty((n_bands, n_frames, 3), dtype=np.float32)
+    for c in range(3):
+        feat = fn(padded[:, c], sample_rate, n_bands=n_bands, window_s=window_s, hop_s=hop_s, f_min=f_min)
+        out[:, :, c] = np.log(feat[:, :n_frames] + LOG_EPS)
+    log.debug("clip features %s: %s from %d samples at %d Hz", kind, out.shape, audio.shape[0], sr)
+    return out
