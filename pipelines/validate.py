@@ -2,7 +2,7 @@
 
 from _run import run_stage
 
-from avsc.data.validate import validate_stage
+from avsc.data.validate import main_for_stage
 
 if __name__ == "__main__":
-    run_stage("validate", validate_stage)
+    run_stage("validate", main_for_stage)

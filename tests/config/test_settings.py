@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import shutil
 
 import pytest
@@ -76,7 +77,8 @@ def test_profile_round_trip(repo_root, tmp_path, monkeypatch, caplog):
     monkeypatch.setenv("AVSC_ROOT", str(tmp_path))
     original = (tmp_path / "params.yaml").read_text()
 
-    assert main(["profile", "paper"]) == 0
+    with caplog.at_level(logging.INFO):
+        assert main(["profile", "paper"]) == 0
     assert load_params().base.profile == "paper"
     assert (tmp_path / "params.yaml").read_text() == (tmp_path / "profiles" / "paper.yaml").read_text()
     assert "dvc repro" in caplog.text and "features.visual.image_size" in caplog.text

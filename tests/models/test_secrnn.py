@@ -75,11 +75,11 @@ def test_fused_reuses_module_weights(models):
 def test_paper_parameter_counts():
     audio = build_audio_module(AudioModel())
     visual = build_visual_module(VisualModel(gru_units=32))
-    fused = build_fused_model(audio, visual, FusionModel(gru_units=64))
-    set_trainable(fused, step="fusion")
     assert within(audio.count_params(), 323_000)
     assert within(count_params(audio)["trainable"], 323_000)
     assert within(count_params(visual)["trainable"], 105_000)
+    fused = build_fused_model(audio, visual, FusionModel(gru_units=64))
+    set_trainable(fused, step="fusion")
     assert within(count_params(fused)["trainable"], 272_000)
 
 
@@ -101,6 +101,8 @@ def test_set_trainable(models):
     fused = models["fused"]
     set_trainable(fused, step="fusion")
     assert count_params(fused)["trainable"] == 272_704
+    # the modules share their layers with the fused model: step 3 freezes them too
+    assert count_params(models["visual"])["trainable"] == 0
     set_trainable(fused, step="finetune")
     c = count_params(fused)
     assert c["trainable"] == count_params(models["audio"])["trainable"] + 105_482 + 272_704

@@ -212,6 +212,7 @@ def write_mp4(
             if audio is not None:
                 astream = container.add_stream("aac", rate=sample_rate)
                 astream.layout = "stereo" if audio.shape[1] == 2 else "mono"
+                astream.options = {"aac_coder": "fast"}  # 2x faster than the default twoloop coder
             for image in frames:
                 frame = av.VideoFrame.from_ndarray(image, format="rgb24")
                 for packet in stream.encode(frame):

@@ -18,7 +18,7 @@ from tqdm.auto import tqdm
 
 from avsc.config.settings import Params, find_root, load_params
 from avsc.data.manifest import dataset_root, read_manifest
-from avsc.data.media import atomic_write_text, decode_frames, read_audio
+from avsc.data.media import atomic_path, atomic_write_text, decode_frames, read_audio
 from avsc.errors import AvscError, DataError
 from avsc.features.normalize import RunningStats, save_stats
 from avsc.features.store import FeatureStore
@@ -27,6 +27,7 @@ log = logging.getLogger(__name__)
 AUDIO_DIR = "audio"
 VISUAL_DIR = "visual"
 FRAMES_DIR = "frames"
+BACKBONE_FILE = "backbone.weights.h5"
 
 
 def _audio_job(args: tuple[str, str, dict, float]) -> tuple[str, str | None, tuple | None]:
@@ -142,7 +143,16 @@ def run_visual_stage(params: Params, root_dir: Path | None = None) -> dict:
         frames_store.begin(state)
     clips = manifest["clips"]
     todo = [c for c in clips if not store.has(c["clip"]) or (frames_store and not frames_store.has(c["clip"]))]
+    import keras
+
+    keras.utils.set_random_seed(params.base.seed)
+    saved = store.folder / BACKBONE_FILE
     backbone, pretrained = build_visual_backbone(image_size=vcfg.image_size, weights_path=weights)
+    if saved.is_file():  # resuming: the very backbone the finished clips were computed with
+        backbone.load_weights(saved)
+    else:
+        with atomic_path(saved, suffix=".weights.h5") as tmp:
+            backbone.save_weights(tmp)
     log.info("features_visual: %d clip(s), %d to compute, %d fps, %dx%d, backbone %s (%s)%s", len(clips), len(todo),
              vcfg.fps, vcfg.image_size, vcfg.image_size, vcfg.backbone,
              "pretrained" if pretrained else "RANDOM weights, frozen", " [SYNTHETIC data]" if manifest["synthetic"] else "")
@@ -164,13 +174,32 @@ def run_visual_stage(params: Params, root_dir: Path | None = None) -> dict:
                                   for i in range(0, len(batch), vcfg.batch_size)])
             store.save(clip, emb.astype(np.float32))
     _handle_failures(failures, on_error=params.features.on_error, folder=store.folder)
-    shapes = {c["clip"]: list(store.load(c["clip"], mmap=True).shape) for c in clips if c["clip"] not in failures}
+    shapes = {}
+    total = total_sq = None
+    count = 0
+    for c in clips:
+        if c["clip"] in failures:
+            continue
+        emb = store.load(c["clip"], mmap=True)
+        shapes[c["clip"]] = list(emb.shape)
+        if c["split"] == "train":
+            e = np.asarray(emb, dtype=np.float64)
+            total = e.sum(0) if total is None else total + e.sum(0)
+            total_sq = (e**2).sum(0) if total_sq is None else total_sq + (e**2).sum(0)
+            count += e.shape[0]
+    if not count:
+        raise DataError("features_visual: no training clip has embeddings; cannot fit normalisation")
+    mean = total / count
+    std = np.sqrt(np.maximum(total_sq / count - mean**2, 0.0))
+    std = np.maximum(std, 1e-3 * max(float(std.max()), 1e-12))
+    save_stats(store.folder / "stats.npz", mean=mean.astype(np.float32), std=std.astype(np.float32))
     result = {
         "stage": "features_visual",
         "dataset_hash": manifest["dataset_hash"],
         "data": manifest["data"],
         "params": vcfg.model_dump(),
         "backbone_pretrained": pretrained,
+        "normalisation": "per embedding dimension, fitted on the train split only (stats.npz)",
         "backbone_weights": weights,
         "n_clips": len(shapes),
         "skipped": sorted(failures),

@@ -8,6 +8,7 @@ without one it stays random and frozen, and a WARNING says so.
 from __future__ import annotations
 
 import logging
+import warnings
 from pathlib import Path
 
 import keras
@@ -52,11 +53,20 @@ def build_visual_backbone(*, image_size: int, weights_path: str | Path | None = 
         path = Path(weights_path)
         if not path.is_file():
             raise ConfigError(f"features.visual.weights: VGG16 weights file not found: {path}")
-        try:
-            model.load_weights(str(path))
-        except Exception as exc:  # noqa: BLE001 - keras raises ValueError/KeyError/OSError variants
+        # Keras 3 only *warns* (and keeps random weights) for some mismatches: treat warnings as errors.
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            try:
+                model.load_weights(str(path))
+            except Exception as exc:  # noqa: BLE001 - keras raises ValueError/KeyError/OSError variants
+                raise ConfigError(f"features.visual.weights: {path} does not fit a VGG16 conv base "
+                                  f"(include_top=False): {exc}") from None
+        problems = [str(w.message) for w in caught
+                    if issubclass(w.category, UserWarning) and ("load" in str(w.message).lower()
+                                                               or "skipping" in str(w.message).lower())]
+        if problems:
             raise ConfigError(f"features.visual.weights: {path} does not fit a VGG16 conv base "
-                              f"(include_top=False): {exc}") from None
+                              f"(include_top=False): {problems[0]}")
         pretrained = True
     elif not quiet:
         log.warning("VGG16 backbone has RANDOM weights (features.visual.weights is null and nothing can be "

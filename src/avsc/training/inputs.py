@@ -65,7 +65,8 @@ def load_split(params: Params, root_dir: Path, split: str, *, modalities: tuple[
         mean, std = load_stats(stores["audio"].folder / "stats.npz")
         audio = np.stack([apply_stats(stores["audio"].load(r["clip"]), mean=mean, std=std) for r in rows])
     if "visual" in stores:
-        visual = np.stack([stores["visual"].load(r["clip"]) for r in rows]).astype(np.float32)
+        vmean, vstd = load_stats(stores["visual"].folder / "stats.npz")
+        visual = ((np.stack([stores["visual"].load(r["clip"]) for r in rows]) - vmean) / vstd).astype(np.float32)
     n_sec = min(x for x in ((audio.shape[2] // AUDIO_FPS) if audio is not None else 10**9,
                             (visual.shape[1] // params.features.visual.fps) if visual is not None else 10**9))
     if audio is not None:

@@ -1,0 +1,66 @@
+"""``avsc predict``: classify a clip with a registered model (default ``models:/avsc-fused@champion``)."""
+
+from __future__ import annotations
+
+import json
+import logging
+from pathlib import Path
+
+from avsc.data.tau import CLASSES
+from avsc.errors import AvscError
+
+log = logging.getLogger(__name__)
+
+
+def load_model(uri: str):
+    """Load a pyfunc model; a URI that does not resolve is a user error, not a traceback."""
+    import mlflow
+    from mlflow.exceptions import MlflowException
+
+    from avsc.tracking.service import configure
+
+    configure()
+    try:
+        return mlflow.pyfunc.load_model(uri)
+    except (MlflowException, OSError) as exc:
+        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        raise AvscError(f"{uri}: model cannot be loaded ({first[:200]})") from None
+
+
+def predict_clip(*, model_uri: str, audio: Path | None, video: Path | None):
+    """Per-second and whole-clip probabilities as a DataFrame (see :mod:`avsc.tracking.pyfunc_model`)."""
+    import pandas as pd
+
+    from avsc.inference import load_clip
+
+    load_clip(audio=audio, video=video)  # check the input before the (slow) model load
+    model = load_model(model_uri)
+    frame = pd.DataFrame([{"audio": str(audio) if audio else "", "video": str(video)}])
+    return model.predict(frame)
+
+
+def format_table(result) -> str:
+    clip = result[result["segment"] == -1].iloc[0]
+    lines = [f"{'second':>6}  {'top scene':<18}" + "".join(f"{c[:9]:>10}" for c in CLASSES)]
+    for _, row in result[result["segment"] >= 0].iterrows():
+        lines.append(f"{int(row['segment']):>6}  {row['scene_label']:<18}" + "".join(f"{row[c]:>10.3f}" for c in CLASSES))
+    lines.append(f"{'clip':>6}  {clip['scene_label']:<18}" + "".join(f"{clip[c]:>10.3f}" for c in CLASSES))
+    lines.append(f"top scene: {clip['scene_label']} (p = {clip[clip['scene_label']]:.3f})")
+    return "\n".join(lines)
+
+
+def to_json(result) -> dict:
+    clip = result[result["segment"] == -1].iloc[0]
+    return {
+        "top_scene": clip["scene_label"],
+        "clip": {c: float(clip[c]) for c in CLASSES},
+        "seconds": [{"second": int(r["segment"]), "top_scene": r["scene_label"],
+                     "probabilities": {c: float(r[c]) for c in CLASSES}}
+                    for _, r in result[result["segment"] >= 0].iterrows()],
+    }
+
+
+def cli_predict(args) -> int:
+    result = predict_clip(model_uri=args.model, audio=args.audio, video=args.video)
+    print(json.dumps(to_json(result), indent=1) if args.json else format_table(result))
+    return 0
