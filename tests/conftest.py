@@ -89,3 +89,58 @@ def features_workspace(tmp_path_factory, synthetic_dataset) -> Path:
     run_audio_stage(params, root)
     run_visual_stage(params, root)
     return root
+
+
+class TrainedWorkspace:
+    """What :func:`trained_workspace` returns: the workspace root and its MLflow store."""
+
+    def __init__(self, root: Path, tracking_uri: str, artifacts: Path, register: dict):
+        self.root = root
+        self.tracking_uri = tracking_uri
+        self.artifacts = artifacts
+        self.register = register
+
+    def use(self, monkeypatch) -> None:
+        """Point this test at the trained workspace's store (the autouse fixture set a fresh one)."""
+        monkeypatch.setenv("MLFLOW_TRACKING_URI", self.tracking_uri)
+        monkeypatch.setenv("AVSC_MLFLOW_ARTIFACTS", str(self.artifacts))
+        monkeypatch.setenv("AVSC_ROOT", str(self.root))
+
+
+@pytest.fixture(scope="session")
+def trained_workspace(tmp_path_factory, features_workspace) -> TrainedWorkspace:
+    """A copy of ``features_workspace`` after the four training stages, evaluate and register.
+
+    It has its own session SQLite MLflow store; tests that read it call ``trained_workspace.use(monkeypatch)``
+    (the autouse ``isolated_mlflow`` points every test at a fresh empty store). Treat it as read-only.
+    """
+    import shutil
+
+    from avsc.config.settings import load_params
+    from avsc.evaluation.stage import evaluate
+    from avsc.tracking.registry import register
+    from avsc.training.stages import run_training_stage
+
+    base = tmp_path_factory.mktemp("trained")
+    root = base / "repo"
+    shutil.copytree(features_workspace, root)
+    store = base / "mlruns"
+    store.mkdir()
+    uri = f"sqlite:///{store}/mlflow.db"
+    env = {"AVSC_ROOT": str(root), "MLFLOW_TRACKING_URI": uri, "AVSC_MLFLOW_ARTIFACTS": str(store / "artifacts"),
+           "AVSC_PIPELINE_RUN": "pytest-trained-workspace"}
+    saved = {k: os.environ.get(k) for k in env}
+    os.environ.update(env)
+    try:
+        params = load_params(root / "params.yaml")
+        for step in ("audio", "visual", "fusion", "finetune"):
+            run_training_stage(params, root, step)
+        evaluate(params, root)
+        result = register(params, root)
+    finally:
+        for key, value in saved.items():
+            if value is None:
+                os.environ.pop(key, None)
+            else:
+                os.environ[key] = value
+    return TrainedWorkspace(root, uri, store / "artifacts", result)

@@ -12,8 +12,8 @@ benchmarks/bench_gammatone.py) with the *exact* frequency responses of the refer
   real FFT of the zero-padded signal (padding longer than the slowest band's impulse response, so
   the circular convolution equals the reference's causal, zero-state filtering); per band, the
   bins below ``cf + _HALF_WIDTH`` bandwidths are multiplied by the filter response and brought
-  back with a small inverse FFT at a decimated rate that keeps ``y**2`` alias-free and frame
-  boundaries on the decimated grid; window energies come from a cumulative sum.
+  back with a small inverse FFT at a decimated rate (aliases of ``y**2`` only above the kept band,
+  frame boundaries on the decimated grid); window energies come from a cumulative sum.
 * **High bands** (impulse response much shorter than the window): the energy of ``y = h * x`` in a
   window is the energy of ``h * (x w)`` for a window ``w`` that is flat over the frame and tapers
   smoothly just outside it (``sin**2`` ramps of ``_RAMP_FRACTION`` of the window, placed so that
@@ -43,7 +43,9 @@ from avsc.errors import ConfigError, DataError
 log = logging.getLogger(__name__)
 
 #: Half-width of the kept band (low bands), in units of the filter bandwidth ``1.019 * ERB(cf)``.
-_HALF_WIDTH = 2.5
+_HALF_WIDTH = 2.0
+#: Decimated rate of a low band's signal, in units of its highest kept frequency.
+_LOW_RATE_FACTOR = 3.0
 #: Bands with ``cf * window_s`` at or above this use the short-time-spectrum branch.
 _STFT_MIN_CYCLES = 30.0
 #: Length of each ``sin**2`` ramp of the short-time window, as a fraction of the window.
@@ -161,8 +163,9 @@ def _plan(sr: float, n_samples: int, n_bands: int, n_win: int, hop: int, f_min: 
             hi_hz = min(cfs[k] + _HALF_WIDTH * bw_hz[k], sr / 2)
             hi = min(n_half, int(math.ceil(hi_hz * n_fft / sr)) + 1)
             resp = _response(coefs[k], np.arange(hi), n_fft).astype(np.complex64)
-            # decimate by the largest divisor of the frame grid that keeps y**2 alias-free
-            dec = max([d for d in divisors if sr / d >= 4.0 * hi_hz] or [1])
+            # decimate by the largest divisor of the frame grid at which the aliases of y**2 fall
+            # above hi_hz (where the window averages them out)
+            dec = max([d for d in divisors if sr / d >= _LOW_RATE_FACTOR * hi_hz] or [1])
             m = n_fft // dec
             if m // 2 + 1 < hi:
                 dec, m = 1, n_fft
@@ -287,7 +290,9 @@ def gammatonegram(
         if rest > 0:  # mirror past the end: the reference never sees the signal stop there
             xp[lead + n:] = x[n - rest:][::-1]
         frames = np.lib.stride_tricks.as_strided(xp, (n_frames, length), (xp.strides[0] * hop, xp.strides[0]))
-        spec = scipy.fft.rfft(frames * window, n=n_stft, axis=1)
+        padded = np.zeros((n_frames, n_stft), dtype=np.float32)
+        np.multiply(frames, window, out=padded[:, :length])
+        spec = scipy.fft.rfft(padded, axis=1, overwrite_x=True)
         power = spec.real * spec.real
         power += spec.imag * spec.imag
         with _single_threaded_blas():

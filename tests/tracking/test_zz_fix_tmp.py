@@ -1,0 +1,2 @@
+def test_fixture(trained_workspace):
+    print(trained_workspace.register)
