@@ -34,7 +34,7 @@ promote: install ## move @champion to the challenger when it is better
 	$(BIN)/avsc promote
 
 run: pipeline promote ## set up, run the whole pipeline on the synthetic sample, promote
-	@$(BIN)/dvc metrics show
+	@$(BIN)/python -m avsc.evaluation.summary
 
 test: install ## set up and run the tests (slow ones included)
 	$(BIN)/python -m pytest -q

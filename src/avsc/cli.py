@@ -54,8 +54,8 @@ def build_parser() -> argparse.ArgumentParser:
                        description="Run the great-expectations suite on a TAU-layout dataset; exit 0 when "
                        "valid, 1 with a list of offending files otherwise. Never modifies the dataset.")
     p.add_argument("--data", type=Path, required=True, help="dataset root (holds meta.csv)")
-    p.add_argument("--report-dir", type=Path, default=Path("reports/validation"),
-                   help="where GX Data Docs and validation.json go (default reports/validation)")
+    p.add_argument("--report-dir", type=Path, default=None,
+                   help="where GX Data Docs and validation.json go (default reports/validation/<dataset folder name>)")
     p.set_defaults(func=_cmd("avsc.data.validate:cli_validate"))
 
     p = sub.add_parser("prepare", help="index the dataset into a manifest with content hashes (DVC stage)")

@@ -185,10 +185,8 @@ def _set_on_error(root: Path, value: str):
 
 
 @pytest.mark.slow
-def test_corrupt_clips_stop_or_skip(synthetic_dataset, tmp_path):
-    from conftest import make_workspace
-
-    root = make_workspace(tmp_path / "repo", synthetic_dataset)
+def test_corrupt_clips_stop_or_skip(features_workspace, tmp_path):
+    root = _copy(features_workspace, tmp_path / "repo")  # the dataset copy inside is ours to damage
     data = root / "data" / "tau-synthetic"
     params = load_params(root / "params.yaml")
     clips = prepare(params, root)["clips"]
@@ -199,6 +197,7 @@ def test_corrupt_clips_stop_or_skip(synthetic_dataset, tmp_path):
     (data / bad_mp4["filename_video"]).write_bytes(rng.bytes(20_000))
     manifest = prepare(params, root)
     assert manifest["n_clips"] == 40
+    assert manifest["dataset_hash"] != read_manifest(features_workspace / "data" / "manifest.json")["dataset_hash"]
 
     stop = _set_on_error(root, "stop")
     with pytest.raises(DataError) as err:

@@ -83,7 +83,6 @@ class ValidationReport:
             "problems": [dict(asdict(p), text=str(p)) for p in self.problems],
             "gx_statistics": self.statistics,
             "data_docs": str(self.docs_path) if self.docs_path else None,
-            "seconds": round(self.seconds, 3),
         }
 
 
@@ -685,7 +684,9 @@ def cli_validate(args: argparse.Namespace) -> int:
         cfg = load_params(params_file).validate_
     else:
         cfg = ValidateSection()
-    report = _validate_with(Path(args.data), Path(args.report_dir), cfg)
+    report_dir = Path(args.report_dir) if args.report_dir else Path("reports/validation") / (
+        Path(args.data).resolve().name or "dataset")
+    report = _validate_with(Path(args.data), report_dir, cfg)
     _raise_if_invalid(report)
     log.info("%s: valid (%d clips, %d GX expectations passed) in %.1f s; Data Docs %s",
              report.root, report.n_clips, report.statistics.get("successful_expectations", 0),

@@ -180,7 +180,7 @@ def run_training_stage(params: Params, root_dir: Path | None, step: str) -> dict
     data_tag = manifest["data"]
     if data_tag == "synthetic":
         log.warning("%s: training on the SYNTHETIC sample; numbers are not comparable with TAU results", spec.stage)
-    resume = previous if previous and _run_exists(previous) else None
+    resume = previous if previous and _run_exists(previous, root_dir) else None
     with stage_run(stage=spec.stage, system=params.model.system, data=data_tag, experiment=params.base.experiment,
                    params=fp_params, lineage=spec.lineage, resume_run_id=resume,
                    extra_tags={"dataset_hash": manifest["dataset_hash"],
@@ -233,10 +233,13 @@ def _curves(history: dict, fused: bool) -> dict:
     return {name: history[k] for name, k in keys.items() if k in history}
 
 
-def _run_exists(run_id: str) -> bool:
+def _run_exists(run_id: str, root_dir: Path | None = None) -> bool:
     import mlflow
 
+    from avsc.tracking.service import configure
+
     try:
+        configure(root_dir)  # the project's store, not MLflow's default (or a store set earlier in-process)
         mlflow.MlflowClient().get_run(run_id)
         return True
     except Exception:

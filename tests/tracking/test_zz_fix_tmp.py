@@ -1,2 +1,0 @@
-def test_fixture(trained_workspace):
-    print(trained_workspace.register)
