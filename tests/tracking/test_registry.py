@@ -62,18 +62,18 @@ def _add_challenger(client, *, logloss: float, dataset_hash: str | None = None) 
         tags["dataset_hash"] = dataset_hash
     version = client.create_model_version(NAME, source=v1.source, run_id=v1.run_id, tags=tags)
     client.set_registered_model_alias(NAME, "challenger", version.version)
-    return version.version
+    return str(version.version)
 
 
 def _champion(client) -> str:
-    return client.get_model_version_by_alias(NAME, "champion").version
+    return str(client.get_model_version_by_alias(NAME, "champion").version)
 
 
 def test_register_records_metrics_lineage_and_challenger(trained_workspace, registry_store):
     client = _client()
     root = trained_workspace.root
     version = client.get_model_version_by_alias(NAME, "challenger")
-    assert version.version == "1" == str(trained_workspace.register["version"])
+    assert str(version.version) == "1" == str(trained_workspace.register["version"])
     metrics = json.loads((root / "reports" / "evaluate" / "metrics.json").read_text())
     manifest = json.loads((root / "data" / "manifest.json").read_text())
     tags = version.tags
@@ -182,6 +182,6 @@ def test_concurrent_promotions_leave_exactly_one_champion(registry_store, tmp_pa
     assert sum(r["promoted"] for r in results) == 1
     assert all(r["version"] == int(better) for r in results)
     registered = client.get_registered_model(NAME)
-    assert registered.aliases["champion"] == better
+    assert str(registered.aliases["champion"]) == better
     assert list(registered.aliases).count("champion") == 1
-    assert client.get_model_version(NAME, better).version == better
+    assert str(client.get_model_version(NAME, better).version) == better

@@ -11,6 +11,7 @@ trainable (paper 272k); fused total with the 224×224 VGG16 conv base ≈ 15.4M 
 from __future__ import annotations
 
 import keras
+import numpy as np
 from keras import layers
 
 from avsc.config.settings import AudioModel, FusionModel, ModelSection, VisualModel
@@ -132,7 +133,19 @@ def build_fused_model(audio: keras.Model, visual: keras.Model, cfg: FusionModel,
     late = layers.Concatenate(name="late_concat")([a_out, v_out, early])
     late = layers.Dense(n_classes, activation="softmax", name="late_out")(late)
     outputs = {"audio": a_out, "visual": v_out, "early": early, "late": late}
-    return keras.Model({"audio": a_in, "visual": v_in}, outputs, name="fused")
+    model = keras.Model({"audio": a_in, "visual": v_in}, outputs, name="fused")
+    init_late_fusion(model.get_layer("late_out"), n_classes=n_classes)
+    return model
+
+
+def init_late_fusion(layer, *, n_classes: int = N_CLASSES, scale: float = 5.0) -> None:
+    """Start the late-fusion dense as a vote of the three heads (the paper does not give an init).
+
+    Kernel = ``scale`` x three stacked identities, bias 0: at the start the late head's argmax is the
+    argmax of the summed head probabilities, and training refines the weighting from there.
+    """
+    kernel = np.tile(np.eye(n_classes, dtype="float32"), (3, 1)) * scale
+    layer.set_weights([kernel, np.zeros(n_classes, dtype="float32")])
 
 
 def build_fused_model_with_backbone(model: ModelSection, *, image_size: int, weights_path: str | None = None,

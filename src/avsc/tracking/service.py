@@ -131,6 +131,8 @@ def dvc_lineage(stages: tuple[str, ...], root: Path | None = None) -> dict[str, 
     tags = {}
     for stage in stages:
         for out in (data.get("stages", {}).get(stage, {}) or {}).get("outs", []) or []:
+            if out["path"].endswith((".png", "history.json", "metrics.json")):
+                continue  # reports, not inputs
             tags[f"dvc.{stage}.{out['path']}"] = out.get("md5", "")
     return tags
 
