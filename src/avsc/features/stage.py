@@ -165,6 +165,7 @@ def run_visual_stage(params: Params, root_dir: Path | None = None) -> dict:
             if error:
                 failures[clip] = error
                 if params.features.on_error == "stop":
+                    pool.shutdown(wait=True, cancel_futures=True)
                     break
                 continue
             if frames_store:
