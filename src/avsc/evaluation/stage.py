@@ -24,7 +24,7 @@ from avsc.evaluation.reports import (
     write_predictions,
 )
 from avsc.training.inputs import OUTPUT_KEYS, load_split, segment_set
-from avsc.training.stages import MODEL_FILE, load_keras_model, model_dir
+from avsc.training.stages import MODEL_FILE, backbone_pretrained_flag, load_keras_model, model_dir
 
 log = logging.getLogger(__name__)
 HEAD_NAMES = {"audio": "audio only", "visual": "visual only", "early": "early fusion", "late": "late fusion"}
@@ -57,7 +57,8 @@ def evaluate(params: Params, root_dir: Path | None = None) -> dict:
     write_predictions(out / "predictions.csv", predictions_frame(filenames, segment, probas[final]))
     extra = {"data": manifest["data"], "final_head": final, "n_segments": int(len(y)),
              "n_clips": len(arrays.clips), "dataset_hash": manifest["dataset_hash"],
-             "feature_kind": params.features.audio.kind}
+             "feature_kind": params.features.audio.kind,
+             "backbone_pretrained": backbone_pretrained_flag(params, root_dir)}
     write_metrics_json(out / "metrics.json", heads=heads, final_head=final, extra=extra)
     write_per_class_csv(out / "per_class.csv", {HEAD_NAMES[k]: v for k, v in heads.items()})
     y_pred = probas[final].argmax(axis=1)
@@ -74,7 +75,8 @@ def evaluate(params: Params, root_dir: Path | None = None) -> dict:
     with stage_run(stage="evaluate", system=params.model.system, data=manifest["data"],
                    experiment=params.base.experiment, params=params.evaluate.model_dump(),
                    lineage=("prepare", "features_audio", "features_visual", "finetune"),
-                   extra_tags={"dataset_hash": manifest["dataset_hash"]}):
+                   extra_tags={"dataset_hash": manifest["dataset_hash"],
+                               "backbone_pretrained": str(extra["backbone_pretrained"])}):
         metrics = {"logloss": doc["logloss"], "accuracy": doc["accuracy"]}
         for head, m in heads.items():
             metrics[f"{head}/logloss"] = m["logloss"]

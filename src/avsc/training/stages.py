@@ -184,7 +184,7 @@ def run_training_stage(params: Params, root_dir: Path | None, step: str) -> dict
     with stage_run(stage=spec.stage, system=params.model.system, data=data_tag, experiment=params.base.experiment,
                    params=fp_params, lineage=spec.lineage, resume_run_id=resume,
                    extra_tags={"dataset_hash": manifest["dataset_hash"],
-                               "backbone_pretrained": str(_backbone_pretrained(params, root_dir))}) as run:
+                               "backbone_pretrained": str(backbone_pretrained_flag(params, root_dir))}) as run:
         model, state = fit(params, root_dir, step, checkpoints=checkpoints, run_id_holder={"run_id": run.info.run_id})
         tmp_dir = out.with_name(f".{out.name}.tmp")
         shutil.rmtree(tmp_dir, ignore_errors=True)
@@ -246,7 +246,7 @@ def _run_exists(run_id: str, root_dir: Path | None = None) -> bool:
         return False
 
 
-def _backbone_pretrained(params: Params, root_dir: Path) -> bool:
+def backbone_pretrained_flag(params: Params, root_dir: Path) -> bool:
     path = root_dir / params.base.features_dir / "visual" / "manifest.json"
     if path.is_file():
         return bool(json.loads(path.read_text()).get("backbone_pretrained"))
