@@ -147,7 +147,7 @@ def fit(params: Params, root_dir: Path, step: str, *, model=None, cfg: TrainSect
     if state.epoch < cfg.epochs and not (state.wait >= cfg.early_stop_patience):
         model.fit(ds, steps_per_epoch=cfg.steps_per_epoch or steps, epochs=cfg.epochs, initial_epoch=state.epoch,
                   validation_data=_validation(val, spec.modalities, spec.fused), callbacks=[loop, *callbacks],
-                  verbose=2)
+                  verbose=2, shuffle=False)  # the generator already shuffles (fresh crops every epoch)
     if loop.checkpoints.best.is_file():
         model.load_weights(loop.checkpoints.best)
     return model, state
