@@ -226,9 +226,15 @@ def open_storage(spec: str, root: Path) -> StorageHandle:
                               grace_period=RDB_GRACE_S,
                               failed_trial_callback=RetryFailedTrialCallback(max_retry=1))
 
+    import sqlalchemy.exc
+
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
-        storage = retry(make, what="optuna RDB storage")
+        try:
+            storage = retry(make, what="optuna RDB storage")
+        except (sqlalchemy.exc.SQLAlchemyError, ImportError, ValueError) as exc:
+            first = (str(exc).strip().splitlines() or [type(exc).__name__])[0][:200]
+            raise ConfigError(f"tune storage {_redact(spec)}: cannot be opened ({first})") from None
     return StorageHandle(storage, kind, _redact(spec), lock_path=lock_path, url=spec)
 
 
