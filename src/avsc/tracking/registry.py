@@ -20,7 +20,6 @@ from avsc.data.manifest import read_manifest
 from avsc.data.media import atomic_write_text
 from avsc.errors import AvscError
 from avsc.features.stage import AUDIO_DIR, BACKBONE_FILE, VISUAL_DIR
-from avsc.training.stages import MODEL_FILE, model_dir
 
 log = logging.getLogger(__name__)
 
@@ -38,7 +37,7 @@ def register(params: Params, root_dir: Path | None = None) -> dict:
 
     from avsc.tracking.pyfunc_model import FusedSceneModel
     from avsc.tracking.service import git_commit, stage_run
-    from avsc.training.stages import _pip_requirements
+    from avsc.training.stages import MODEL_FILE, _pip_requirements, model_dir
 
     root_dir = root_dir or find_root()
     reg = params.register_
