@@ -10,29 +10,41 @@ from avsc.data.media import atomic_path
 
 
 class RunningStats:
-    """Streaming mean and variance over the frame axis of ``(n_bands, n_frames, n_channels)`` arrays."""
+    """Streaming mean and variance over one axis of per-clip arrays.
 
-    def __init__(self) -> None:
+    ``axis=1`` for audio ``(n_bands, n_frames, n_channels)`` (stats per band and channel);
+    ``axis=0`` for visual embeddings ``(n_frames, dim)`` (stats per dimension).
+    """
+
+    def __init__(self, *, axis: int = 1) -> None:
+        self.axis = axis
         self.count = 0
         self.total: np.ndarray | None = None
         self.total_sq: np.ndarray | None = None
 
     def update(self, features: np.ndarray) -> None:
         x = np.asarray(features, dtype=np.float64)
+        total, total_sq = x.sum(axis=self.axis), (x**2).sum(axis=self.axis)
         if self.total is None:
-            self.total = np.zeros((x.shape[0], x.shape[2]))
-            self.total_sq = np.zeros((x.shape[0], x.shape[2]))
-        self.total += x.sum(axis=1)
-        self.total_sq += (x**2).sum(axis=1)
-        self.count += x.shape[1]
+            self.total, self.total_sq = total, total_sq
+        else:
+            self.total += total
+            self.total_sq += total_sq
+        self.count += x.shape[self.axis]
 
-    def result(self) -> tuple[np.ndarray, np.ndarray]:
-        """Mean and standard deviation, each ``(n_bands, n_channels)`` float32."""
+    def result(self, *, min_std_ratio: float = 0.0) -> tuple[np.ndarray, np.ndarray]:
+        """Mean and standard deviation (float32, the array shape without ``axis``).
+
+        ``min_std_ratio`` floors each std at that fraction of the largest one, so near-constant
+        dimensions (e.g. of a random backbone) are not blown up by the division.
+        """
         if not self.count:
             raise ValueError("no training features to fit normalisation statistics on")
         mean = self.total / self.count
-        var = np.maximum(self.total_sq / self.count - mean**2, 1e-12)
-        return mean.astype(np.float32), np.sqrt(var).astype(np.float32)
+        std = np.sqrt(np.maximum(self.total_sq / self.count - mean**2, 1e-12))
+        if min_std_ratio:
+            std = np.maximum(std, min_std_ratio * float(std.max()))
+        return mean.astype(np.float32), std.astype(np.float32)
 
 
 def save_stats(path: Path | str, *, mean: np.ndarray, std: np.ndarray) -> None:

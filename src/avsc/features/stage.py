@@ -61,6 +61,25 @@ def _handle_failures(failures: dict[str, str], *, on_error: str, folder: Path) -
         log.warning("skipped %s: %s", clip, message)
 
 
+def _fit_train_stats(store: FeatureStore, clips: list[dict], failures: dict[str, str], *, stats: RunningStats,
+                     min_std_ratio: float = 0.0) -> dict[str, list[int]]:
+    """One streaming pass over the stored clips: their shapes, and ``stats.npz`` fitted on train only."""
+    shapes = {}
+    for c in clips:
+        if c["clip"] in failures:
+            continue
+        arr = store.load(c["clip"], mmap=True)
+        shapes[c["clip"]] = list(arr.shape)
+        if c["split"] == "train":
+            stats.update(arr)
+    try:
+        mean, std = stats.result(min_std_ratio=min_std_ratio)
+    except ValueError:
+        raise DataError(f"{store.folder}: no training clip has features; cannot fit normalisation") from None
+    save_stats(store.folder / "stats.npz", mean=mean, std=std)
+    return shapes
+
+
 def run_audio_stage(params: Params, root_dir: Path | None = None) -> dict:
     """Compute log gammatone (or log-mel) features for every clip; fit normalisation on train."""
     root_dir = root_dir or find_root()
@@ -85,17 +104,7 @@ def run_audio_stage(params: Params, root_dir: Path | None = None) -> dict:
                     pool.shutdown(wait=True, cancel_futures=True)
                     break
     _handle_failures(failures, on_error=params.features.on_error, folder=store.folder)
-    stats = RunningStats()
-    shapes = {}
-    for c in clips:
-        if c["clip"] in failures:
-            continue
-        arr = store.load(c["clip"], mmap=True)
-        shapes[c["clip"]] = list(arr.shape)
-        if c["split"] == "train":
-            stats.update(arr)
-    mean, std = stats.result()
-    save_stats(store.folder / "stats.npz", mean=mean, std=std)
+    shapes = _fit_train_stats(store, clips, failures, stats=RunningStats(axis=1))
     result = {
         "stage": "features_audio",
         "dataset_hash": manifest["dataset_hash"],
@@ -175,25 +184,7 @@ def run_visual_stage(params: Params, root_dir: Path | None = None) -> dict:
                                   for i in range(0, len(batch), vcfg.batch_size)])
             store.save(clip, emb.astype(np.float32))
     _handle_failures(failures, on_error=params.features.on_error, folder=store.folder)
-    shapes = {}
-    total = total_sq = None
-    count = 0
-    for c in clips:
-        if c["clip"] in failures:
-            continue
-        emb = store.load(c["clip"], mmap=True)
-        shapes[c["clip"]] = list(emb.shape)
-        if c["split"] == "train":
-            e = np.asarray(emb, dtype=np.float64)
-            total = e.sum(0) if total is None else total + e.sum(0)
-            total_sq = (e**2).sum(0) if total_sq is None else total_sq + (e**2).sum(0)
-            count += e.shape[0]
-    if not count:
-        raise DataError("features_visual: no training clip has embeddings; cannot fit normalisation")
-    mean = total / count
-    std = np.sqrt(np.maximum(total_sq / count - mean**2, 0.0))
-    std = np.maximum(std, 1e-3 * max(float(std.max()), 1e-12))
-    save_stats(store.folder / "stats.npz", mean=mean.astype(np.float32), std=std.astype(np.float32))
+    shapes = _fit_train_stats(store, clips, failures, stats=RunningStats(axis=0), min_std_ratio=1e-3)
     result = {
         "stage": "features_visual",
         "dataset_hash": manifest["dataset_hash"],

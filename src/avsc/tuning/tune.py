@@ -709,11 +709,21 @@ def finish(study, params: Params, root: Path, opts: TuneOptions, summary: dict) 
             retry(mlflow.log_artifact, str(f), what="mlflow.log_artifact")
 
 
+
+def _save_figure(fig, path: Path) -> Path:
+    """Save an Optuna matplotlib figure at a readable size and close it."""
+    import matplotlib.pyplot as plt
+
+    fig.set_size_inches(8, 5)
+    fig.tight_layout()
+    fig.savefig(path, dpi=100)
+    plt.close(fig)
+    return path
+
 def plot_study(study, folder: Path) -> list[Path]:
     import matplotlib
 
     matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
     import optuna
     from optuna.trial import TrialState
 
@@ -723,23 +733,13 @@ def plot_study(study, folder: Path) -> list[Path]:
         warnings.simplefilter("ignore")
         if complete:
             ax = optuna.visualization.matplotlib.plot_optimization_history(study, target_name="val log-loss")
-            fig = ax.figure
-            fig.set_size_inches(8, 5)
-            fig.tight_layout()
-            fig.savefig(folder / "optimization_history.png", dpi=100)
-            plt.close(fig)
-            out.append(folder / "optimization_history.png")
+            out.append(_save_figure(ax.figure, folder / "optimization_history.png"))
         else:
             log.info("no complete trial: optimisation-history plot skipped")
         if len(complete) >= 2:
             try:
                 ax = optuna.visualization.matplotlib.plot_param_importances(study, target_name="val log-loss")
-                fig = ax.figure
-                fig.set_size_inches(8, 5)
-                fig.tight_layout()
-                fig.savefig(folder / "param_importances.png", dpi=100)
-                plt.close(fig)
-                out.append(folder / "param_importances.png")
+                out.append(_save_figure(ax.figure, folder / "param_importances.png"))
             except Exception as exc:  # noqa: BLE001 - e.g. every trial with the same parameters
                 log.info("parameter-importance plot skipped: %s", exc)
         else:
