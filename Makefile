@@ -11,7 +11,7 @@ export TF_CPP_MIN_LOG_LEVEL := 2
 export PYTHONHASHSEED := 0
 
 .DEFAULT_GOAL := help
-.PHONY: help install run data pipeline promote test test-fast bench ui clean-run paper
+.PHONY: help install run pipeline promote test test-fast check deps bench ui clean-run paper
 
 help: ## list the targets
 	@grep -E '^[a-zA-Z_-]+:.*?## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*?## "}; {printf "  \033[36m%-12s\033[0m %s\n", $$1, $$2}'
@@ -24,10 +24,7 @@ $(STAMP): pyproject.toml constraints.txt
 
 install: $(STAMP) ## create .venv and install avsc with pinned dependencies
 
-data: install ## create the synthetic sample at data.root when it is missing
-	$(BIN)/python -m avsc.data.bootstrap
-
-pipeline: data ## dvc repro: all stages from prepare to register
+pipeline: install ## dvc repro: every stage, from the synthetic sample (synth) to register
 	$(BIN)/dvc repro
 
 promote: install ## move @champion to the challenger when it is better
@@ -41,6 +38,15 @@ test: install ## set up and run the tests (slow ones included)
 
 test-fast: install ## the tests without the slow ones
 	$(BIN)/python -m pytest -q -m "not slow"
+
+check: install ## lint, format and type checks (ruff, mypy) and dvc.yaml deps = imports
+	$(BIN)/ruff check src pipelines tests benchmarks
+	$(BIN)/ruff format --check src pipelines tests benchmarks
+	$(BIN)/mypy
+	$(BIN)/python -m avsc.devtools.stage_deps
+
+deps: install ## rewrite the code deps of every dvc.yaml stage to exactly what it imports
+	$(BIN)/python -m avsc.devtools.stage_deps --write
 
 bench: install ## benchmarks (gammatone fidelity and speed, input pipeline throughput)
 	$(BIN)/python benchmarks/bench_gammatone.py

@@ -16,8 +16,19 @@ def setup_logging(level: str | int | None = None) -> None:
         datefmt="%H:%M:%S",
     )
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
-    for noisy in ("absl", "tensorflow", "h5py", "matplotlib", "PIL", "numba", "urllib3",
-                  "great_expectations", "alembic", "git", "mlflow.store.db.utils"):
+    for noisy in (
+        "absl",
+        "tensorflow",
+        "h5py",
+        "matplotlib",
+        "PIL",
+        "numba",
+        "urllib3",
+        "great_expectations",
+        "alembic",
+        "git",
+        "mlflow.store.db.utils",
+    ):
         logging.getLogger(noisy).setLevel(logging.WARNING)
     warnings.filterwarnings("ignore", category=FutureWarning)
     warnings.filterwarnings("ignore", category=DeprecationWarning)

@@ -1,0 +1,1 @@
+"""Tools for people working on avsc itself (not used by the pipeline)."""

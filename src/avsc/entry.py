@@ -1,0 +1,62 @@
+"""One error-to-exit-code wrapper for the ``avsc`` command and the DVC stage scripts.
+
+Exit status: 0 success; 1 a dataset failed validation (each problem on its own line); 2 a user
+mistake (:class:`~avsc.errors.AvscError`: bad params, missing or unreadable file, URI that does
+not resolve); 3 any other failure; 130 interrupted. Every failure is one line on stderr naming
+the command; the traceback is printed only in verbose mode (``-v``, or ``AVSC_TRACEBACK=1`` for
+the stage scripts).
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import sys
+import traceback
+from collections.abc import Callable
+
+from avsc.errors import AvscError, ValidationFailed
+
+log = logging.getLogger(__name__)
+
+EXIT_INVALID_DATA = 1
+EXIT_USER_ERROR = 2
+EXIT_FAILURE = 3
+EXIT_INTERRUPTED = 130
+
+
+def first_line(exc: BaseException, *, limit: int = 300) -> str:
+    """``exc``'s message on one line (its type name when it has none)."""
+    text = str(exc).strip()
+    line = text.splitlines()[0] if text else type(exc).__name__
+    return line[:limit]
+
+
+def verbose_from_env() -> bool:
+    """Whether ``AVSC_TRACEBACK`` asks for tracebacks (the stage scripts have no ``-v``)."""
+    return os.environ.get("AVSC_TRACEBACK", "").lower() in ("1", "true", "yes")
+
+
+def run_entry(name: str, body: Callable[[], int | None], *, verbose: bool = False) -> int:
+    """Run ``body`` and turn any exception into one line on stderr and an exit status."""
+    try:
+        return int(body() or 0)
+    except ValidationFailed as exc:
+        print(f"{name}: {exc}", file=sys.stderr)
+        for problem in exc.problems:
+            print(f"  {problem}", file=sys.stderr)
+        return EXIT_INVALID_DATA
+    except AvscError as exc:
+        if verbose:
+            traceback.print_exc()
+        print(f"{name}: error: {exc}", file=sys.stderr)
+        return EXIT_USER_ERROR
+    except KeyboardInterrupt:
+        print(f"{name}: interrupted", file=sys.stderr)
+        return EXIT_INTERRUPTED
+    except Exception as exc:
+        if verbose:
+            traceback.print_exc()
+        hint = "" if verbose else " (run with -v, or AVSC_TRACEBACK=1 for a stage, to see the traceback)"
+        print(f"{name}: failed: {type(exc).__name__}: {first_line(exc)}{hint}", file=sys.stderr)
+        return EXIT_FAILURE
