@@ -1,7 +1,8 @@
-"""Raw media → model inputs, the same way the feature stages compute them.
+"""Raw media → a system's probabilities, through the same code as the feature stages and ``evaluate``.
 
-Used by the registered pyfunc model (and so by ``avsc predict`` and ``mlflow models serve``).
-Every check on a user's file raises :class:`~avsc.errors.DataError` with the file named.
+Used by the registered pyfunc model (and so by ``avsc predict`` and ``mlflow models serve``) and
+by ``avsc submission``. Every check on a user's file raises :class:`~avsc.errors.DataError` with
+the file named.
 """
 
 from __future__ import annotations
@@ -39,8 +40,9 @@ def _check_file(path: Path, kind: str) -> Path:
 def load_clip(*, audio: Path | str | None, video: Path | str | None) -> ClipMedia:
     """Read and check a clip: WAV (or the MP4's audio track), 48 kHz, stereo, at least 1 s, and its video."""
     if video is None:
-        raise DataError("the fused model needs the video: give --video clip.mp4 (its audio track is used "
-                        "when --audio is absent)")
+        raise DataError(
+            "the fused model needs the video: give --video clip.mp4 (its audio track is used when --audio is absent)"
+        )
     video = _check_file(Path(video), "video")
     vinfo = probe_video(video)
     if audio is not None:
@@ -66,25 +68,137 @@ def load_clip(*, audio: Path | str | None, video: Path | str | None) -> ClipMedi
     return ClipMedia(data[: n_seconds * sr], sr, video, n_seconds)
 
 
-def clip_inputs(media: ClipMedia, *, audio_cfg: dict, visual_cfg: dict, mean: np.ndarray, std: np.ndarray,
-                visual_mean: np.ndarray, visual_std: np.ndarray, backbone) -> dict[str, np.ndarray]:
-    """Model inputs for every whole second of a clip.
+@dataclass(frozen=True)
+class BundleConfig:
+    """What a registered model needs besides its weights (``config.json`` in the model's artifacts)."""
 
-    Returns
-    -------
-    dict with ``audio`` (n_seconds, n_bands, 50, 3) and ``visual`` (n_seconds, fps, 512).
+    system: str
+    final_head: str
+    heads: tuple[str, ...]
+    modalities: tuple[str, ...]
+    audio: dict
+    visual: dict
+    backbone_pretrained: bool
+
+    @classmethod
+    def from_params(cls, params, *, final_head: str, backbone_pretrained: bool) -> BundleConfig:
+        """The config of the active system's final model."""
+        from avsc.systems import get_system
+
+        system = get_system(params.system)
+        return cls(
+            system=system.name,
+            final_head=final_head,
+            heads=tuple(system.heads),
+            modalities=tuple(system.modalities("finetune", params)),
+            audio=params.audio_features.model_dump(),
+            visual=params.visual_features.model_dump(),
+            backbone_pretrained=backbone_pretrained,
+        )
+
+    def to_json(self) -> str:
+        import json
+        from dataclasses import asdict
+
+        return json.dumps({**asdict(self), "classes": "official DCASE order"}, indent=1)
+
+    @classmethod
+    def from_json(cls, text: str) -> BundleConfig:
+        import json
+
+        raw = json.loads(text)
+        return cls(
+            system=raw["system"],
+            final_head=raw["final_head"],
+            heads=tuple(raw["heads"]),
+            modalities=tuple(raw["modalities"]),
+            audio=raw["audio"],
+            visual=raw["visual"],
+            backbone_pretrained=bool(raw.get("backbone_pretrained", False)),
+        )
+
+    def audio_settings(self):
+        """The typed audio front-end settings of the model's system."""
+        from avsc.config.features import AudioFeaturesBySystem
+
+        kind = type(getattr(AudioFeaturesBySystem(), self.system))
+        return kind.model_validate(self.audio)
+
+
+class ModelBundle:
+    """A trained system with its front end: the Keras model, normalisation statistics and backbone.
+
+    The registered pyfunc, ``avsc predict`` and ``avsc submission`` classify raw media through this
+    class, with the very functions the feature stages and ``evaluate`` use
+    (:func:`avsc.features.frontends.compute_audio`, :func:`avsc.features.visual.embed_frames`,
+    :func:`avsc.features.normalize.apply_stats`, the system's ``segment_scores``).
     """
-    from avsc.features.audio import clip_features
-    from avsc.features.normalize import apply_stats
-    from avsc.models.backbone import preprocess_frames
 
-    feats = apply_stats(clip_features(media.audio, media.sample_rate, **audio_cfg), mean=mean, std=std)
-    n = media.n_seconds
-    fps = visual_cfg["fps"]
-    frames = decode_frames(media.video, fps=fps, size=(visual_cfg["image_size"],) * 2, duration_s=float(n))
-    emb = np.concatenate([backbone(preprocess_frames(frames[i:i + 50]), training=False).numpy()
-                          for i in range(0, len(frames), 50)])
-    n = min(n, feats.shape[1] // 50, emb.shape[0] // fps)
-    audio = feats[:, : n * 50].reshape(feats.shape[0], n, 50, 3).transpose(1, 0, 2, 3)
-    visual = ((emb[: n * fps] - visual_mean) / visual_std).reshape(n, fps, -1)
-    return {"audio": np.ascontiguousarray(audio, dtype=np.float32), "visual": visual.astype(np.float32)}
+    def __init__(self, *, config: BundleConfig, model, audio_stats, visual_stats, backbone) -> None:
+        self.config = config
+        self.model = model
+        self.audio_stats = audio_stats
+        self.visual_stats = visual_stats
+        self.backbone = backbone
+        self.audio_cfg = config.audio_settings()
+
+    @classmethod
+    def load(cls, *, config: Path, keras_model: Path, audio_stats: Path, visual_stats: Path, backbone: Path):
+        """Load the artifacts of a registered model."""
+        import keras
+
+        from avsc.features.normalize import load_stats
+        from avsc.models.backbone import build_backbone
+
+        cfg = BundleConfig.from_json(Path(config).read_text())
+        net = keras.saving.load_model(keras_model, safe_mode=True)
+        bb, _ = build_backbone(
+            kind=cfg.visual["backbone"], image_size=cfg.visual["image_size"], weights_path=None, quiet=True
+        )
+        bb.load_weights(backbone)
+        return cls(
+            config=cfg,
+            model=net,
+            audio_stats=load_stats(audio_stats),
+            visual_stats=load_stats(visual_stats),
+            backbone=bb,
+        )
+
+    def clip_arrays(self, media: ClipMedia, *, name: str):
+        """A clip's normalised features, as the feature stages compute them, for :meth:`probabilities`."""
+        from avsc.features.frontends import audio_layout, compute_audio
+        from avsc.features.normalize import apply_stats
+        from avsc.features.visual import embed_frames
+        from avsc.training.arrays import clip_arrays
+
+        n = media.n_seconds
+        layout = audio_layout(self.audio_cfg)
+        audio = compute_audio(media.audio, media.sample_rate, cfg=self.audio_cfg, duration_s=float(n))
+        mean, std = self.audio_stats
+        audio = apply_stats(audio, mean=mean, std=std, time_axis=layout.time_axis)
+        v = self.config.visual
+        frames = decode_frames(media.video, fps=v["fps"], size=(v["image_size"],) * 2, duration_s=float(n))
+        visual = raw = None
+        if "visual" in self.config.modalities:
+            vmean, vstd = self.visual_stats
+            emb = embed_frames(self.backbone, frames, batch_size=v["batch_size"], kind=v["backbone"])
+            visual = apply_stats(emb, mean=vmean, std=vstd, time_axis=0)
+        if "frames" in self.config.modalities:
+            raw = frames
+        return clip_arrays(
+            name=name,
+            n_seconds=n,
+            audio=audio,
+            audio_time_axis=layout.time_axis,
+            audio_fps=layout.frames_per_second,
+            visual=visual,
+            visual_fps=int(v["fps"]),
+            frames=raw,
+        )
+
+    def probabilities(self, arrays, *, batch_size: int = 64) -> np.ndarray:
+        """The final head's probabilities of every 1-s segment of ``arrays``' clips, ``(n_segments, 10)``."""
+        from avsc.systems import get_system
+
+        scores = get_system(self.config.system).segment_scores(self.model, arrays, batch_size=batch_size)
+        return scores.probas[self.config.final_head]

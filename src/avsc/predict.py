@@ -1,4 +1,5 @@
-"""``avsc predict``: classify a clip with a registered model (default ``models:/avsc-fused@champion``)."""
+"""``avsc predict``: classify a clip with a registered model of any system (default: the champion of
+``model.system``'s registered model, ``models:/avsc-fused@champion`` for the SE-CRNN)."""
 
 from __future__ import annotations
 
@@ -43,7 +44,9 @@ def format_table(result) -> str:
     clip = result[result["segment"] == -1].iloc[0]
     lines = [f"{'second':>6}  {'top scene':<18}" + "".join(f"{c[:9]:>10}" for c in CLASSES)]
     for _, row in result[result["segment"] >= 0].iterrows():
-        lines.append(f"{int(row['segment']):>6}  {row['scene_label']:<18}" + "".join(f"{row[c]:>10.3f}" for c in CLASSES))
+        lines.append(
+            f"{int(row['segment']):>6}  {row['scene_label']:<18}" + "".join(f"{row[c]:>10.3f}" for c in CLASSES)
+        )
     lines.append(f"{'clip':>6}  {clip['scene_label']:<18}" + "".join(f"{clip[c]:>10.3f}" for c in CLASSES))
     lines.append(f"top scene: {clip['scene_label']} (p = {clip[clip['scene_label']]:.3f})")
     return "\n".join(lines)
@@ -54,13 +57,31 @@ def to_json(result) -> dict:
     return {
         "top_scene": clip["scene_label"],
         "clip": {c: float(clip[c]) for c in CLASSES},
-        "seconds": [{"second": int(r["segment"]), "top_scene": r["scene_label"],
-                     "probabilities": {c: float(r[c]) for c in CLASSES}}
-                    for _, r in result[result["segment"] >= 0].iterrows()],
+        "seconds": [
+            {
+                "second": int(r["segment"]),
+                "top_scene": r["scene_label"],
+                "probabilities": {c: float(r[c]) for c in CLASSES},
+            }
+            for _, r in result[result["segment"] >= 0].iterrows()
+        ],
     }
 
 
+def default_model_uri(params_path: Path | None = None) -> str:
+    """``models:/<register.model_name.<model.system>>@<champion alias>`` from params.yaml."""
+    from avsc.config.settings import load_params
+    from avsc.tracking.registry import model_name
+
+    try:
+        params = load_params(params_path)
+    except AvscError:
+        return "models:/avsc-fused@champion"
+    return f"models:/{model_name(params)}@{params.register_.champion_alias}"
+
+
 def cli_predict(args) -> int:
-    result = predict_clip(model_uri=args.model, audio=args.audio, video=args.video)
+    uri = args.model or default_model_uri(getattr(args, "params", None))
+    result = predict_clip(model_uri=uri, audio=args.audio, video=args.video)
     print(json.dumps(to_json(result), indent=1) if args.json else format_table(result))
     return 0

@@ -79,7 +79,7 @@ def changed_keys(old: dict, new: dict) -> list[tuple[str, object, object]]:
 
 def cli_profile(args) -> int:
     """``avsc profile NAME``: validate ``profiles/NAME.yaml`` and write it to ``params.yaml`` atomically."""
-    from avsc.data.media import atomic_write_text
+    from avsc.io import atomic_write_text
 
     path = profile_path(args.name)
     text, _, new_raw = _read(path)

@@ -8,18 +8,39 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
-from typing import Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import ConfigDict, Field, ValidationError
 
+from avsc.config.base import SYSTEMS, Strict, SystemName
+from avsc.config.features import (
+    AudioFeaturesBySystem,
+    DualStreamAudioFeatures,
+    FeaturesSection,
+    LongTermFeatures,
+    SecrnnAudioFeatures,
+    VisualFeatures,
+    VisualFeaturesBySystem,
+)
+from avsc.config.models import (
+    DualStreamModel,
+    ImageAugmentation,
+    JointModel,
+    ModelSection,
+    SecrnnAudio,
+    SecrnnFusion,
+    SecrnnModel,
+    SecrnnVisual,
+)
+from avsc.config.training import (
+    EvaluateSection,
+    ModelNames,
+    RegisterSection,
+    TrainSection,
+    TuneSection,
+    TuneSpace,
+)
 from avsc.errors import ConfigError
-
-
-class Strict(BaseModel):
-    """Base for every settings section: frozen, unknown keys rejected."""
-
-    model_config = ConfigDict(extra="forbid", frozen=True)
 
 
 class BaseSection(Strict):
@@ -34,14 +55,21 @@ class BaseSection(Strict):
 
 
 class SyntheticSection(Strict):
-    """How ``make run`` creates the embedded synthetic sample when ``data.root`` is missing."""
+    """The synthetic dataset generator's settings: the one place for their defaults and bounds.
 
-    clips_per_class: int = Field(6, ge=2)
-    duration_s: float = Field(10.0, gt=1.0)
-    cities: int = Field(4, ge=2)
-    video_width: int = 128
-    video_height: int = 96
-    video_fps: int = 10
+    ``make run`` writes the embedded sample from ``data.synthetic`` when ``data.root`` is missing;
+    ``avsc synth`` and :class:`avsc.data.synthetic.SynthConfig` take their defaults from here and
+    are checked against these bounds (through :func:`synthetic_settings`).
+    """
+
+    clips_per_class: int = Field(default=6, ge=2, description="clips per scene class (4 or more: two train locations)")
+    duration_s: float = Field(default=10.0, ge=1.0, description="clip length in seconds (at least one 1-s segment)")
+    cities: int = Field(default=4, ge=1, le=10, description="number of cities, the first of avsc.data.tau.CITIES")
+    video_width: int = Field(default=128, ge=16, multiple_of=2, description="video width in pixels (even: H.264 4:2:0)")
+    video_height: int = Field(
+        default=96, ge=16, multiple_of=2, description="video height in pixels (even: H.264 4:2:0)"
+    )
+    video_fps: int = Field(default=10, ge=1, description="video frame rate in frames per second")
 
 
 class DataSection(Strict):
@@ -63,117 +91,6 @@ class ValidateSection(Strict):
     report_dir: str = "reports/validation"
 
 
-class AudioFeatures(Strict):
-    """Audio front end (SE-CRNN sec. 2.1.1)."""
-
-    kind: Literal["gammatone", "logmel"] = "gammatone"
-    sample_rate: int = 44100
-    n_bands: int = 64
-    window_s: float = 0.04
-    hop_s: float = 0.02
-    f_min: float = 50.0
-
-
-class VisualFeatures(Strict):
-    """Video front end (SE-CRNN sec. 2.2.1)."""
-
-    fps: int = 5
-    image_size: int = 224
-    backbone: Literal["vgg16"] = "vgg16"
-    weights: str | None = None
-    keep_frames: bool = False
-    batch_size: int = 25
-
-
-class FeaturesSection(Strict):
-    """Both feature stages."""
-
-    workers: int = Field(2, ge=1)
-    on_error: Literal["stop", "skip"] = "stop"
-    audio: AudioFeatures = AudioFeatures()
-    visual: VisualFeatures = VisualFeatures()
-
-
-class AudioModel(Strict):
-    """SE-ResNet audio module."""
-
-    filters: tuple[int, ...] = (32, 64, 128)
-    se_ratio: int = 2
-    dropout: float = 0.3
-
-
-class VisualModel(Strict):
-    """Visual BiGRU head; ``gru_units`` per direction."""
-
-    gru_units: int = 32
-
-
-class FusionModel(Strict):
-    """Early-fusion BiGRU; ``gru_units`` per direction."""
-
-    gru_units: int = 64
-
-
-class ModelSection(Strict):
-    """SE-CRNN architecture."""
-
-    system: Literal["secrnn"] = "secrnn"
-    audio: AudioModel = AudioModel()
-    visual: VisualModel = VisualModel()
-    fusion: FusionModel = FusionModel()
-
-
-class TrainSection(Strict):
-    """One training step (sec. 2.5)."""
-
-    epochs: int = Field(200, ge=1)
-    batch_size: int = Field(32, ge=1)
-    learning_rate: float = Field(1e-3, gt=0)
-    mixup_alpha: float = Field(0.4, ge=0)
-    reduce_lr_patience: int = 20
-    reduce_lr_factor: float = 0.5
-    early_stop_patience: int = 50
-    steps_per_epoch: int | None = None
-    crops_per_clip: int = Field(1, ge=1)
-
-
-class EvaluateSection(Strict):
-    """Evaluation on 1-s segments of fold1_evaluate."""
-
-    final_head: Literal["audio", "visual", "early", "late"] = "late"
-    batch_size: int = 64
-
-
-class RegisterSection(Strict):
-    """Model registry."""
-
-    model_name: str = "avsc-fused"
-    alias: str = "challenger"
-    champion_alias: str = "champion"
-
-
-class TuneSpace(Strict):
-    """Search space: [low, high] ranges."""
-
-    mixup_alpha: tuple[float, float] = (0.0, 1.0)
-    learning_rate: tuple[float, float] = (1e-4, 1e-2)
-    visual_gru_units: tuple[int, ...] = (16, 32, 64)
-    fusion_gru_units: tuple[int, ...] = (32, 64, 128)
-
-
-class TuneSection(Strict):
-    """Optuna search."""
-
-    storage: str = "journal:mlruns/optuna-journal.log"
-    target: Literal["audio", "visual", "fusion"] = "visual"
-    n_trials: int = 8
-    max_epochs: int = 3
-    pruner: Literal["median", "hyperband", "none"] = "median"
-    sampler_seed: int = 2021
-    space: TuneSpace = TuneSpace()
-    best_params_file: str = "params-best.yaml"
-
-
 class Params(Strict):
     """Everything in ``params.yaml``."""
 
@@ -186,11 +103,83 @@ class Params(Strict):
     train_visual: TrainSection = TrainSection()
     train_fusion: TrainSection = TrainSection(batch_size=16)
     finetune: TrainSection = TrainSection(epochs=2, learning_rate=1e-5, batch_size=16)
+
+    @property
+    def system(self) -> str:
+        """The active model system (``model.system``)."""
+        return self.model.system
+
+    @property
+    def audio_features(self) -> SecrnnAudioFeatures | DualStreamAudioFeatures | LongTermFeatures:
+        """The audio front end of the active system (``features.audio.<system>``)."""
+        return self.features.audio_for(self.model.system)
+
+    @property
+    def visual_features(self) -> VisualFeatures:
+        """The video front end of the active system (``features.visual.<system>``)."""
+        return self.features.visual_for(self.model.system)
+
+    def train_section(self, stage: str) -> TrainSection:
+        """The settings of training stage ``stage`` (``train_audio`` ... ``finetune``)."""
+        return getattr(self, stage)
+
     evaluate: EvaluateSection = EvaluateSection()
     register_: RegisterSection = Field(RegisterSection(), alias="register")
     tune: TuneSection = TuneSection()
 
     model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True, protected_namespaces=())
+
+
+__all__ = [
+    "SYSTEMS",
+    "AudioFeaturesBySystem",
+    "DualStreamAudioFeatures",
+    "DualStreamModel",
+    "EvaluateSection",
+    "FeaturesSection",
+    "ImageAugmentation",
+    "JointModel",
+    "LongTermFeatures",
+    "ModelNames",
+    "ModelSection",
+    "Params",
+    "RegisterSection",
+    "SecrnnAudio",
+    "SecrnnAudioFeatures",
+    "SecrnnFusion",
+    "SecrnnModel",
+    "SecrnnVisual",
+    "Strict",
+    "SystemName",
+    "TrainSection",
+    "TuneSection",
+    "TuneSpace",
+    "VisualFeatures",
+    "VisualFeaturesBySystem",
+    "find_root",
+    "load_params",
+    "parse_params",
+]
+
+
+def synthetic_settings(**values: object) -> SyntheticSection:
+    """:class:`SyntheticSection` from keyword values; a bad value is a one-line :class:`ConfigError`.
+
+    ``synthetic_settings(video_width=33)`` raises ``synthetic dataset: video_width must be a multiple
+    of 2 (got 33)``; several bad values are listed in the same line.
+    """
+    try:
+        return SyntheticSection.model_validate(values)
+    except ValidationError as exc:
+        problems = []
+        for err in exc.errors():
+            key = ".".join(str(p) for p in err["loc"])
+            if err["type"] == "extra_forbidden":
+                problems.append(f"{key}: unknown setting")
+                continue
+            rule = err["msg"].replace("Input should be", "must be")
+            problems.append(f"{key} {rule} (got {err['input']!r})")
+        raise ConfigError("synthetic dataset: " + "; ".join(problems)) from None
 
 
 def find_root(start: Path | None = None) -> Path:

@@ -133,7 +133,7 @@ def erb_centre_freqs(*, sr: float, n_bands: int, f_min: float) -> np.ndarray:
 
 
 def _divisors(n: int) -> list[int]:
-    return sorted({d for i in range(1, int(math.isqrt(n)) + 1) if n % i == 0 for d in (i, n // i)})
+    return sorted({d for i in range(1, math.isqrt(n) + 1) if n % i == 0 for d in (i, n // i)})
 
 
 @functools.lru_cache(maxsize=8)
@@ -154,14 +154,14 @@ def _plan(sr: float, n_samples: int, n_bands: int, n_win: int, hop: int, f_min: 
     low_bands = []
     n_fft = 0
     if low.size:
-        tail = int(math.ceil(_TAIL_TIME_CONSTANTS / (2 * np.pi * bw_hz[low].min()) * sr))
+        tail = math.ceil(_TAIL_TIME_CONSTANTS / (2 * np.pi * bw_hz[low].min()) * sr)
         grid = math.gcd(n_win, hop)  # frame boundaries are multiples of this
         n_fft = grid * scipy.fft.next_fast_len(-(-(n_samples + tail) // grid), real=True)
         n_half = n_fft // 2 + 1
         divisors = _divisors(grid)
         for k in low:
             hi_hz = min(cfs[k] + _HALF_WIDTH * bw_hz[k], sr / 2)
-            hi = min(n_half, int(math.ceil(hi_hz * n_fft / sr)) + 1)
+            hi = min(n_half, math.ceil(hi_hz * n_fft / sr) + 1)
             resp = _response(coefs[k], np.arange(hi), n_fft).astype(np.complex64)
             # decimate by the largest divisor of the frame grid at which the aliases of y**2 fall
             # above hi_hz (where the window averages them out)
@@ -176,15 +176,15 @@ def _plan(sr: float, n_samples: int, n_bands: int, n_win: int, hop: int, f_min: 
     # high bands: short-time spectra of smoothly tapered frames, weighted by |H_b|**2
     stft = None
     if high.size:
-        ramp = 8 * max(1, int(round(_RAMP_FRACTION * n_win / 8)))
+        ramp = 8 * max(1, round(_RAMP_FRACTION * n_win / 8))
         lead = 5 * ramp // 8  # sum(sin(.)**4) over a ramp is 3 ramp / 8: w**2 has area n_win
         length = n_win + 2 * lead
         t = (np.arange(ramp) + 0.5) / ramp
         up = np.sin(0.5 * np.pi * t) ** 2
         window = np.ones(length)
         window[:ramp] = up
-        window[length - ramp:] = up[::-1]
-        tail = int(math.ceil(_STFT_TAIL_TIME_CONSTANTS / (2 * np.pi * bw_hz[high].min()) * sr))
+        window[length - ramp :] = up[::-1]
+        tail = math.ceil(_STFT_TAIL_TIME_CONSTANTS / (2 * np.pi * bw_hz[high].min()) * sr)
         n_stft = scipy.fft.next_fast_len(length + tail, real=True)
         bins = np.arange(n_stft // 2 + 1)
         weight = np.full(bins.shape[0], 2.0)
@@ -285,10 +285,10 @@ def gammatonegram(
     if stft is not None:
         high, lead, length, window, n_stft, gains = stft
         xp = np.zeros((n_frames - 1) * hop + length, dtype=np.float32)
-        xp[lead:lead + n] = x[:xp.shape[0] - lead]
+        xp[lead : lead + n] = x[: xp.shape[0] - lead]
         rest = xp.shape[0] - lead - n
         if rest > 0:  # mirror past the end: the reference never sees the signal stop there
-            xp[lead + n:] = x[n - rest:][::-1]
+            xp[lead + n :] = x[n - rest :][::-1]
         frames = np.lib.stride_tricks.as_strided(xp, (n_frames, length), (xp.strides[0] * hop, xp.strides[0]))
         padded = np.zeros((n_frames, n_stft), dtype=np.float32)
         np.multiply(frames, window, out=padded[:, :length])
@@ -339,8 +339,17 @@ def logmel(
     n_win, hop = _check_params(sr=sr, n_bands=n_bands, window_s=window_s, hop_s=hop_s, f_min=f_min)
     x = _check_signal(x, n_win=n_win)
     power = librosa.feature.melspectrogram(
-        y=x, sr=sr, n_fft=n_win, hop_length=hop, win_length=n_win, window="hann", center=False,
-        power=2.0, n_mels=int(n_bands), fmin=float(f_min), fmax=sr / 2.0,
+        y=x,
+        sr=sr,
+        n_fft=n_win,
+        hop_length=hop,
+        win_length=n_win,
+        window="hann",
+        center=False,
+        power=2.0,
+        n_mels=int(n_bands),
+        fmin=float(f_min),
+        fmax=sr / 2.0,
     )
     return np.sqrt(power)
 

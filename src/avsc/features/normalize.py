@@ -6,14 +6,19 @@ from pathlib import Path
 
 import numpy as np
 
-from avsc.data.media import atomic_path
+from avsc.io import atomic_path
 
 
 class RunningStats:
     """Streaming mean and variance over one axis of per-clip arrays.
 
-    ``axis=1`` for audio ``(n_bands, n_frames, n_channels)`` (stats per band and channel);
-    ``axis=0`` for visual embeddings ``(n_frames, dim)`` (stats per dimension).
+    ``axis`` is the time axis of the per-clip arrays: 1 for the SE-CRNN's ``(n_bands, n_frames,
+    n_channels)`` (stats per band and channel), 0 for ``(n_frames, dim)`` embeddings (stats per
+    dimension) and the joint system's ``(n_frames, 2, n_bands)``.
+
+    A streaming sum and sum of squares in float64, one clip at a time: sklearn's
+    ``StandardScaler.partial_fit`` gives the same numbers but wants 2-D batches, which for the
+    SE-CRNN's band-and-channel statistics means a transposed copy of every clip.
     """
 
     def __init__(self, *, axis: int = 1) -> None:
@@ -48,9 +53,8 @@ class RunningStats:
 
 
 def save_stats(path: Path | str, *, mean: np.ndarray, std: np.ndarray) -> None:
-    with atomic_path(path, suffix=".npz") as tmp:
-        with open(tmp, "wb") as handle:
-            np.savez(handle, mean=mean, std=std)
+    with atomic_path(path, suffix=".npz") as tmp, open(tmp, "wb") as handle:
+        np.savez(handle, mean=mean, std=std)
 
 
 def load_stats(path: Path | str) -> tuple[np.ndarray, np.ndarray]:
@@ -58,6 +62,11 @@ def load_stats(path: Path | str) -> tuple[np.ndarray, np.ndarray]:
         return data["mean"], data["std"]
 
 
-def apply_stats(features: np.ndarray, *, mean: np.ndarray, std: np.ndarray) -> np.ndarray:
-    """Normalise ``(..., n_bands, n_frames, n_channels)`` features with ``(n_bands, n_channels)`` stats."""
-    return ((features - mean[:, None, :]) / std[:, None, :]).astype(np.float32)
+def apply_stats(features: np.ndarray, *, mean: np.ndarray, std: np.ndarray, time_axis: int) -> np.ndarray:
+    """Normalise per-clip features (or a batch of them) with statistics fitted over ``time_axis``.
+
+    ``mean`` and ``std`` have the per-clip array's shape without its time axis; ``time_axis`` is the
+    axis of time in the per-clip array (a leading batch axis broadcasts).
+    """
+    m, s = np.expand_dims(mean, time_axis), np.expand_dims(std, time_axis)
+    return ((features - m) / s).astype(np.float32)

@@ -15,17 +15,24 @@ def channel_se(x, filters: int, *, ratio: int = 2, name: str):
     ``squeeze_excite_block``) that the SE-ResNet authors' code builds on; the paper does not say.
     """
     s = layers.GlobalAveragePooling2D(keepdims=True, name=f"{name}_cse_gap")(x)
-    s = layers.Dense(max(filters // ratio, 1), activation="relu", use_bias=False,
-                     kernel_initializer="he_normal", name=f"{name}_cse_reduce")(s)
-    s = layers.Dense(filters, activation="sigmoid", use_bias=False,
-                     kernel_initializer="he_normal", name=f"{name}_cse_expand")(s)
+    s = layers.Dense(
+        max(filters // ratio, 1),
+        activation="relu",
+        use_bias=False,
+        kernel_initializer="he_normal",
+        name=f"{name}_cse_reduce",
+    )(s)
+    s = layers.Dense(
+        filters, activation="sigmoid", use_bias=False, kernel_initializer="he_normal", name=f"{name}_cse_expand"
+    )(s)
     return layers.Multiply(name=f"{name}_cse_scale")([x, s])
 
 
 def spatial_se(x, *, name: str):
     """Spatial squeeze-excitation (sSE, Roy et al.): 1×1 conv to one sigmoid map → x·map (no bias)."""
-    m = layers.Conv2D(1, 1, activation="sigmoid", use_bias=False, kernel_initializer="he_normal",
-                      name=f"{name}_sse_conv")(x)
+    m = layers.Conv2D(
+        1, 1, activation="sigmoid", use_bias=False, kernel_initializer="he_normal", name=f"{name}_sse_conv"
+    )(x)
     return layers.Multiply(name=f"{name}_sse_scale")([x, m])
 
 
@@ -56,4 +63,4 @@ def conv_standard_post(x, filters: int, *, se_ratio: int = 2, name: str):
     return layers.Add(name=name)([y, sc])
 
 
-__all__ = ["channel_se", "spatial_se", "scse", "conv_standard_post"]
+__all__ = ["channel_se", "conv_standard_post", "scse", "spatial_se"]

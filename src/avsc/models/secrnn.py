@@ -14,7 +14,7 @@ import keras
 import numpy as np
 from keras import layers
 
-from avsc.config.settings import AudioModel, FusionModel, ModelSection, VisualModel
+from avsc.config.models import SecrnnAudio, SecrnnFusion, SecrnnModel, SecrnnVisual
 from avsc.models.backbone import BACKBONE_NAME, EMBEDDING_DIM, build_visual_backbone
 from avsc.models.blocks import conv_standard_post
 
@@ -24,8 +24,9 @@ AUDIO_FEATURES = "audio_features"
 MODULES = ("audio_module", "visual_module")
 
 
-def build_audio_module(cfg: AudioModel, *, n_bands: int = 64, n_frames: int = 50,
-                       n_classes: int = N_CLASSES) -> keras.Model:
+def build_audio_module(
+    cfg: SecrnnAudio, *, n_bands: int = 64, n_frames: int = 50, n_classes: int = N_CLASSES
+) -> keras.Model:
     """Audio module (sec. 2.1.2): Conv-StandardPOST blocks, filters ``cfg.filters``.
 
     Between blocks: max-pooling (1, 2) (halves time only) then dropout ``cfg.dropout``. The last block's
@@ -40,8 +41,9 @@ def build_audio_module(cfg: AudioModel, *, n_bands: int = 64, n_frames: int = 50
     n = len(cfg.filters)
     for i, filters in enumerate(cfg.filters):
         last = i == n - 1
-        x = conv_standard_post(x, filters, se_ratio=cfg.se_ratio,
-                               name=AUDIO_FEATURES if last else f"audio_block{i + 1}")
+        x = conv_standard_post(
+            x, filters, se_ratio=cfg.se_ratio, name=AUDIO_FEATURES if last else f"audio_block{i + 1}"
+        )
         if not last:
             x = layers.MaxPooling2D(pool_size=(1, 2), name=f"audio_pool{i + 1}")(x)
             x = layers.Dropout(cfg.dropout, name=f"audio_dropout{i + 1}")(x)
@@ -50,14 +52,15 @@ def build_audio_module(cfg: AudioModel, *, n_bands: int = 64, n_frames: int = 50
     return keras.Model(inp, out, name="audio")
 
 
-def _visual_head(x, cfg: VisualModel, n_classes: int):
+def _visual_head(x, cfg: SecrnnVisual, n_classes: int):
     x = layers.Bidirectional(layers.GRU(cfg.gru_units, return_sequences=True), name="visual_bigru")(x)
     x = layers.TimeDistributed(layers.Dense(n_classes, activation="softmax"), name="visual_frame_out")(x)
     return layers.GlobalAveragePooling1D(name="visual_out")(x)
 
 
-def build_visual_module(cfg: VisualModel, *, steps: int = 5, dim: int = EMBEDDING_DIM,
-                        n_classes: int = N_CLASSES) -> keras.Model:
+def build_visual_module(
+    cfg: SecrnnVisual, *, steps: int = 5, dim: int = EMBEDDING_DIM, n_classes: int = N_CLASSES
+) -> keras.Model:
     """Visual module head (sec. 2.2.2) on cached VGG16 embeddings ``(steps, 512)``.
 
     BiGRU(``cfg.gru_units`` per direction, sequences) → time-distributed Dense(softmax) → temporal
@@ -68,9 +71,15 @@ def build_visual_module(cfg: VisualModel, *, steps: int = 5, dim: int = EMBEDDIN
     return keras.Model(inp, _visual_head(inp, cfg, n_classes), name="visual")
 
 
-def build_visual_module_with_backbone(cfg: VisualModel, *, image_size: int, weights_path: str | None = None,
-                                      steps: int = 5, n_classes: int = N_CLASSES,
-                                      quiet: bool = False) -> keras.Model:
+def build_visual_module_with_backbone(
+    cfg: SecrnnVisual,
+    *,
+    image_size: int,
+    weights_path: str | None = None,
+    steps: int = 5,
+    n_classes: int = N_CLASSES,
+    quiet: bool = False,
+) -> keras.Model:
     """Frames ``(steps, s, s, 3)`` (VGG16-preprocessed) → TimeDistributed(frozen VGG16) → visual head.
 
     The whole visual module of the paper (≈14.7M weights with s=224, 105k trainable); the pipeline
@@ -92,8 +101,9 @@ def _audio_steps_pooling(n_frames: int, steps: int) -> tuple[int, int]:
     return pool, stride
 
 
-def build_fused_model(audio: keras.Model, visual: keras.Model, cfg: FusionModel, *,
-                      n_classes: int = N_CLASSES) -> keras.Model:
+def build_fused_model(
+    audio: keras.Model, visual: keras.Model, cfg: SecrnnFusion, *, n_classes: int = N_CLASSES
+) -> keras.Model:
     """Full audio-visual network (sec. 2.3), reusing the layers (and weights) of ``audio``/``visual``.
 
     Inputs ``{"audio": (64, 50, 3), "visual": (5, 512)}``; outputs ``{"audio", "visual", "early",
@@ -114,8 +124,9 @@ def build_fused_model(audio: keras.Model, visual: keras.Model, cfg: FusionModel,
     """
     a_in = keras.Input(audio.input_shape[1:], name="audio")
     v_in = keras.Input(visual.input_shape[1:], name="visual")
-    audio_two = keras.Model(audio.inputs, [audio.get_layer(AUDIO_FEATURES).output, audio.outputs[0]],
-                            name="audio_module")
+    audio_two = keras.Model(
+        audio.inputs, [audio.get_layer(AUDIO_FEATURES).output, audio.outputs[0]], name="audio_module"
+    )
     visual_mod = keras.Model(visual.inputs, visual.outputs[0], name="visual_module")
     a_feat, a_out = audio_two(a_in)
     v_out = visual_mod(v_in)
@@ -148,9 +159,17 @@ def init_late_fusion(layer, *, n_classes: int = N_CLASSES, scale: float = 5.0) -
     layer.set_weights([kernel, np.zeros(n_classes, dtype="float32")])
 
 
-def build_fused_model_with_backbone(model: ModelSection, *, image_size: int, weights_path: str | None = None,
-                                    n_bands: int = 64, n_frames: int = 50, steps: int = 5,
-                                    n_classes: int = N_CLASSES, quiet: bool = False) -> keras.Model:
+def build_fused_model_with_backbone(
+    model: SecrnnModel,
+    *,
+    image_size: int,
+    weights_path: str | None = None,
+    n_bands: int = 64,
+    n_frames: int = 50,
+    steps: int = 5,
+    n_classes: int = N_CLASSES,
+    quiet: bool = False,
+) -> keras.Model:
     """The fused network on raw frames ``(steps, s, s, 3)``: frozen VGG16 + :func:`build_fused_model`.
 
     Used for parameter counting (≈15.4M total at s=224; paper 15M). Step-3 trainable set by default.
@@ -198,9 +217,10 @@ def set_trainable(model: keras.Model, *, step: str) -> keras.Model:
     return model
 
 
-def build_secrnn(section: ModelSection, *, n_bands: int = 64, n_frames: int = 50, steps: int = 5,
-                 n_classes: int = N_CLASSES) -> dict[str, keras.Model]:
-    """All three models from a :class:`ModelSection`: ``{"audio", "visual", "fused"}`` (fused shares layers)."""
+def build_secrnn(
+    section: SecrnnModel, *, n_bands: int = 64, n_frames: int = 50, steps: int = 5, n_classes: int = N_CLASSES
+) -> dict[str, keras.Model]:
+    """All three models from a :class:`SecrnnModel`: ``{"audio", "visual", "fused"}`` (fused shares layers)."""
     audio = build_audio_module(section.audio, n_bands=n_bands, n_frames=n_frames, n_classes=n_classes)
     visual = build_visual_module(section.visual, steps=steps, n_classes=n_classes)
     fused = build_fused_model(audio, visual, section.fusion, n_classes=n_classes)

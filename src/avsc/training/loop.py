@@ -5,85 +5,79 @@ with every checkpoint (Keras' own ReduceLROnPlateau/EarlyStopping lose their cou
 
 from __future__ import annotations
 
-import json
 import logging
-import math
-import os
-from dataclasses import asdict, dataclass, field
-from pathlib import Path
+import time
 
 import keras
 
-from avsc.data.media import atomic_path, atomic_write_text
+from avsc.training.checkpoints import Checkpoints, LoopState
 
 log = logging.getLogger(__name__)
+__all__ = ["Checkpoints", "LoopState", "TrainingLoop", "backfill_metrics", "epoch_metrics"]
 
 
-@dataclass
-class LoopState:
-    """Everything needed to continue training after a kill."""
-
-    fingerprint: str
-    run_id: str | None = None
-    epoch: int = 0
-    best: float = -math.inf
-    best_epoch: int = -1
-    wait: int = 0
-    lr_wait: int = 0
-    learning_rate: float = 0.0
-    history: dict[str, list[float]] = field(default_factory=dict)
+#: Output names of the systems' multi-output models (``val_late_accuracy`` is head ``late``).
+HEADS = ("audio", "visual", "early", "late", "fused")
+#: Per-epoch values that are not a split's metric.
+PLAIN = {"learning_rate": "learning_rate", "epoch_seconds": "time/epoch_seconds"}
 
 
-class Checkpoints:
-    """``last.keras`` (model + optimizer), ``best.weights.h5`` and ``state.json`` in one folder."""
+def metric_name(key: str) -> str:
+    """Keras log key → the project's metric name (the scheme in the README's MLflow section).
 
-    def __init__(self, folder: Path) -> None:
-        self.folder = Path(folder)
-
-    @property
-    def last(self) -> Path:
-        return self.folder / "last.keras"
-
-    @property
-    def best(self) -> Path:
-        return self.folder / "best.weights.h5"
-
-    def load_state(self, fingerprint: str) -> LoopState | None:
-        path = self.folder / "state.json"
-        if not (path.is_file() and self.last.is_file()):
-            return None
-        try:
-            state = LoopState(**json.loads(path.read_text()))
-        except (json.JSONDecodeError, TypeError):
-            return None
-        return state if state.fingerprint == fingerprint else None
-
-    def save(self, model: keras.Model, state: LoopState, *, improved: bool) -> None:
-        self.folder.mkdir(parents=True, exist_ok=True)
-        if improved:
-            with atomic_path(self.best, suffix=".weights.h5") as tmp:
-                model.save_weights(tmp)
-        with atomic_path(self.last, suffix=".keras") as tmp:
-            model.save(tmp)
-        atomic_write_text(self.folder / "state.json", json.dumps(asdict(state)))
-
-    def clear(self) -> None:
-        for path in (self.last, self.best, self.folder / "state.json"):
-            path.unlink(missing_ok=True)
+    ``loss`` → ``train/loss``; ``val_accuracy`` → ``val/accuracy``; a head's ``val_late_accuracy``
+    → ``val/late/accuracy``; ``learning_rate`` stays; ``epoch_seconds`` → ``time/epoch_seconds``.
+    """
+    if key in PLAIN:
+        return PLAIN[key]
+    split, rest = ("val", key[4:]) if key.startswith("val_") else ("train", key)
+    for head in HEADS:
+        if rest.startswith(head + "_"):
+            return f"{split}/{head}/{rest[len(head) + 1 :]}"
+    return f"{split}/{rest}"
 
 
-def _metric_name(key: str) -> str:
-    """Keras log key → ``train/…`` or ``val/…`` metric name."""
-    if key.startswith("val_"):
-        return "val/" + key[4:]
-    return "train/" + key
+def epoch_metrics(logs: dict[str, float]) -> dict[str, float]:
+    """One epoch's Keras logs (with ``learning_rate`` and ``epoch_seconds``) as MLflow metrics."""
+    return {metric_name(k): float(v) for k, v in logs.items()}
+
+
+def backfill_metrics(state: LoopState) -> list[int]:
+    """Log to the active MLflow run the committed epochs it lacks; returns them.
+
+    An epoch is committed (checkpointed) before its metrics are logged, so a kill in between
+    leaves an epoch the resumed run will not train again: its metrics come from the checkpoint.
+    """
+    import mlflow
+
+    run = mlflow.active_run()
+    if run is None or not state.history:
+        return []
+    logged = {m.step for m in mlflow.MlflowClient().get_metric_history(run.info.run_id, "learning_rate")}
+    missing = [e for e in range(state.epoch) if e not in logged]
+    for epoch in missing:
+        logs = {k: v[epoch] for k, v in state.history.items() if epoch < len(v)}
+        mlflow.log_metrics(epoch_metrics(logs), step=epoch)
+    if missing:
+        log.info("logged the metrics of committed epoch(s) %s to MLflow run %s", missing, run.info.run_id)
+    return missing
 
 
 class TrainingLoop(keras.callbacks.Callback):
     """Plateau LR schedule, early stopping, checkpoints and MLflow metrics in one resumable callback."""
 
-    def __init__(self, *, state: LoopState, checkpoints: Checkpoints, monitor: str, patience_lr: int,
-                 factor: float, patience_stop: int, log_mlflow: bool = True, on_epoch=None) -> None:
+    def __init__(
+        self,
+        *,
+        state: LoopState,
+        checkpoints: Checkpoints,
+        monitor: str,
+        patience_lr: int,
+        factor: float,
+        patience_stop: int,
+        log_mlflow: bool = True,
+        on_epoch=None,
+    ) -> None:
         super().__init__()
         self.state = state
         self.checkpoints = checkpoints
@@ -94,6 +88,9 @@ class TrainingLoop(keras.callbacks.Callback):
         self.log_mlflow = log_mlflow
         self.on_epoch = on_epoch
 
+    def on_epoch_begin(self, epoch: int, logs: dict | None = None) -> None:
+        self._started = time.perf_counter()
+
     def _lr(self) -> float:
         return float(keras.ops.convert_to_numpy(self.model.optimizer.learning_rate))
 
@@ -101,6 +98,8 @@ class TrainingLoop(keras.callbacks.Callback):
         logs = dict(logs or {})
         lr = self._lr()
         logs["learning_rate"] = lr
+        if getattr(self, "_started", None) is not None:
+            logs["epoch_seconds"] = time.perf_counter() - self._started
         value = logs.get(self.monitor)
         if value is None:
             raise KeyError(f"monitored metric {self.monitor!r} not in {sorted(logs)}")
@@ -114,24 +113,26 @@ class TrainingLoop(keras.callbacks.Callback):
             if s.lr_wait >= self.patience_lr:
                 self.model.optimizer.learning_rate.assign(lr * self.factor)
                 s.lr_wait = 0
-                log.info("epoch %d: no %s gain for %d epochs, learning rate -> %.3g", epoch + 1, self.monitor,
-                         self.patience_lr, lr * self.factor)
+                log.info(
+                    "epoch %d: no %s gain for %d epochs, learning rate -> %.3g",
+                    epoch + 1,
+                    self.monitor,
+                    self.patience_lr,
+                    lr * self.factor,
+                )
             if s.wait >= self.patience_stop:
                 self.model.stop_training = True
-                log.info("epoch %d: early stop (%d epochs without %s gain)", epoch + 1, self.patience_stop,
-                         self.monitor)
+                log.info(
+                    "epoch %d: early stop (%d epochs without %s gain)", epoch + 1, self.patience_stop, self.monitor
+                )
         for key, val in logs.items():
             s.history.setdefault(key, []).append(float(val))
         s.epoch = epoch + 1
         s.learning_rate = self._lr()
-        self.checkpoints.save(self.model, s, improved=improved)
+        self.checkpoints.save(self.model, s, improved=improved)  # the commit: metrics are logged after it
         if self.log_mlflow:
             import mlflow
 
-            mlflow.log_metrics({_metric_name(k): float(v) for k, v in logs.items() if k != "learning_rate"}
-                               | {"learning_rate": lr}, step=epoch)
+            mlflow.log_metrics(epoch_metrics(logs), step=epoch)
         if self.on_epoch is not None:
             self.on_epoch(epoch, logs)
-        stop_after = os.environ.get("AVSC_STOP_AFTER_EPOCH")  # test hook: simulate a kill
-        if stop_after and s.epoch >= int(stop_after):
-            os._exit(137)

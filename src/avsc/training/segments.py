@@ -39,8 +39,9 @@ def fixed_segments(*, n_clips: int, n_seconds: int, visual_fps: int = 5) -> tupl
     return clip_index, segment * visual_fps, segment
 
 
-def gather_audio(audio: np.ndarray, clip_index: np.ndarray, start: np.ndarray, *, ratio: int = 10,
-                 frames: int = 50) -> np.ndarray:
+def gather_audio(
+    audio: np.ndarray, clip_index: np.ndarray, start: np.ndarray, *, ratio: int = 10, frames: int = 50
+) -> np.ndarray:
     """Cut audio segments.
 
     Parameters
@@ -86,3 +87,25 @@ def one_hot(y: np.ndarray, n_classes: int = 10) -> np.ndarray:
     out = np.zeros((y.size, n_classes), dtype=np.float32)
     out[np.arange(y.size), y] = 1.0
     return out
+
+
+def gather_time(
+    arr: np.ndarray, clip_index: np.ndarray, start: np.ndarray, *, length: int, time_axis: int
+) -> np.ndarray:
+    """Cut windows of ``length`` frames along the time axis of per-clip arrays.
+
+    Parameters
+    ----------
+    arr : np.ndarray, shape (n_clips, *clip_shape)
+        ``clip_shape[time_axis]`` is time.
+    clip_index, start : np.ndarray, shape (n,)
+        Clip and first frame of every window.
+
+    Returns
+    -------
+    np.ndarray, shape (n, *clip_shape with length frames on time_axis)
+    """
+    axis = 1 + time_axis
+    view = np.moveaxis(arr, axis, 1)
+    offsets = start[:, None] + np.arange(length)[None, :]
+    return np.moveaxis(view[clip_index[:, None], offsets], 1, axis)
