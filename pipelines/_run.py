@@ -2,24 +2,21 @@
 
 from __future__ import annotations
 
-import sys
 from collections.abc import Callable
 
 from avsc.config.settings import Params, find_root, load_params
-from avsc.errors import AvscError, ValidationFailed
+from avsc.entry import run_entry, verbose_from_env
 from avsc.logs import setup_logging
 
 
 def run_stage(name: str, body: Callable[[Params], object]) -> None:
-    """Load params.yaml from the repo root, run ``body(params)``; exit non-zero on a user error."""
+    """Load params.yaml from the repo root, run ``body(params)``; exit non-zero with one line on failure."""
     setup_logging()
-    try:
+
+    def call() -> int:
         body(load_params(find_root() / "params.yaml"))
-    except ValidationFailed as exc:
-        print(f"stage {name}: {exc}", file=sys.stderr)
-        for problem in exc.problems:
-            print(f"  {problem}", file=sys.stderr)
-        raise SystemExit(1) from None
-    except AvscError as exc:
-        print(f"stage {name}: error: {exc}", file=sys.stderr)
-        raise SystemExit(2) from None
+        return 0
+
+    code = run_entry(f"stage {name}", call, verbose=verbose_from_env())
+    if code:
+        raise SystemExit(code)

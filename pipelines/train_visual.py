@@ -3,7 +3,6 @@
 from functools import partial
 
 from _run import run_stage
-
 from avsc.training.stages import run_training_stage
 
 if __name__ == "__main__":

@@ -1,51 +1,21 @@
 """Reading and writing media: 24-bit WAV (soundfile) and H.264 MP4 (PyAV, which ships ffmpeg).
 
-All writers go through a temporary name in the destination folder and ``os.replace``, so a crash
-never leaves a half-written file under the final name.
+Writers go through :func:`avsc.io.atomic_path`, so a crash never leaves a half-written file under
+the final name.
 """
 
 from __future__ import annotations
 
-import os
-import tempfile
-from contextlib import contextmanager
+import math
 from dataclasses import dataclass
 from fractions import Fraction
 from pathlib import Path
-from typing import Iterator
 
 import numpy as np
 import soundfile as sf
 
 from avsc.errors import DataError
-
-
-@contextmanager
-def atomic_path(path: Path | str, suffix: str | None = None) -> Iterator[Path]:
-    """Yield a temporary path beside ``path``; rename it to ``path`` only if the block succeeds."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=suffix or path.suffix, dir=path.parent)
-    os.close(fd)
-    tmp_path = Path(tmp)
-    try:
-        yield tmp_path
-        os.replace(tmp_path, path)
-    finally:
-        if tmp_path.exists():
-            tmp_path.unlink()
-
-
-def atomic_write_text(path: Path | str, text: str) -> None:
-    """Write text through a temporary file and rename."""
-    with atomic_path(path) as tmp:
-        tmp.write_text(text)
-
-
-def atomic_write_bytes(path: Path | str, data: bytes) -> None:
-    """Write bytes through a temporary file and rename."""
-    with atomic_path(path) as tmp:
-        tmp.write_bytes(data)
+from avsc.io import atomic_path
 
 
 @dataclass(frozen=True)
@@ -160,7 +130,7 @@ def decode_frames(
             if duration_s is None:
                 info_d = stream.duration * stream.time_base if stream.duration else container.duration / 1e6
                 duration_s = float(info_d)
-            n_out = int(round(duration_s * fps))
+            n_out = round(duration_s * fps)
             targets = [k / fps for k in range(n_out)]
             out: list[np.ndarray] = []
             last = None
@@ -173,8 +143,7 @@ def decode_frames(
                 if t_idx >= n_out:
                     break
                 if size is not None:
-                    frame = frame.reformat(width=size[0], height=size[1], format="rgb24")
-                    last = frame.to_ndarray()
+                    last = frame.reformat(width=size[0], height=size[1], format="rgb24").to_ndarray()
                 else:
                     last = frame.to_ndarray(format="rgb24")
             while t_idx < n_out and last is not None:
@@ -200,37 +169,50 @@ def write_mp4(
     import av
 
     frames = np.asarray(frames, dtype=np.uint8)
-    with atomic_path(path, suffix=".mp4") as tmp:
-        with av.open(str(tmp), mode="w", format="mp4") as container:
-            stream = container.add_stream("libx264", rate=Fraction(fps))
-            stream.width = frames.shape[2]
-            stream.height = frames.shape[1]
-            stream.pix_fmt = "yuv420p"
-            stream.options = {"crf": str(crf), "preset": "veryfast", "threads": "1"}
-            stream.codec_context.thread_count = 1
-            astream = None
-            if audio is not None:
-                astream = container.add_stream("aac", rate=sample_rate)
-                astream.layout = "stereo" if audio.shape[1] == 2 else "mono"
-                astream.options = {"aac_coder": "fast"}  # 2x faster than the default twoloop coder
-            for image in frames:
-                frame = av.VideoFrame.from_ndarray(image, format="rgb24")
-                for packet in stream.encode(frame):
-                    container.mux(packet)
-            for packet in stream.encode():
+    with atomic_path(path, suffix=".mp4") as tmp, av.open(str(tmp), mode="w", format="mp4") as container:
+        stream = container.add_stream("libx264", rate=Fraction(fps))
+        stream.width = frames.shape[2]
+        stream.height = frames.shape[1]
+        stream.pix_fmt = "yuv420p"
+        stream.options = {"crf": str(crf), "preset": "veryfast", "threads": "1"}
+        stream.codec_context.thread_count = 1
+        astream = None
+        if audio is not None:
+            astream = container.add_stream("aac", rate=sample_rate)
+            astream.layout = "stereo" if audio.shape[1] == 2 else "mono"
+            astream.options = {"aac_coder": "fast"}  # 2x faster than the default twoloop coder
+        for image in frames:
+            frame = av.VideoFrame.from_ndarray(image, format="rgb24")
+            for packet in stream.encode(frame):
                 container.mux(packet)
-            if astream is not None:
-                pcm = np.ascontiguousarray(audio.T.astype(np.float32))
-                aframe = av.AudioFrame.from_ndarray(pcm, format="fltp", layout=astream.layout.name)
-                aframe.sample_rate = sample_rate
-                for packet in astream.encode(aframe):
-                    container.mux(packet)
-                for packet in astream.encode():
-                    container.mux(packet)
+        for packet in stream.encode():
+            container.mux(packet)
+        if astream is not None:
+            pcm = np.ascontiguousarray(audio.T.astype(np.float32))
+            aframe = av.AudioFrame.from_ndarray(pcm, format="fltp", layout=astream.layout.name)
+            aframe.sample_rate = sample_rate
+            for packet in astream.encode(aframe):
+                container.mux(packet)
+            for packet in astream.encode():
+                container.mux(packet)
 
 
-def read_mp4_audio(path: Path | str) -> tuple[np.ndarray, int]:
-    """Decode the audio track of a video file as float32 ``(n_samples, n_channels)``."""
+#: How far past the end of the video an audio track is read (seconds).
+AUDIO_MARGIN_S = 0.5
+
+
+def read_mp4_audio(path: Path | str, *, max_seconds: float | None = None) -> tuple[np.ndarray, int]:
+    """Decode the audio track of a video file as float32 ``(n_samples, n_channels)`` in [-1, 1].
+
+    Decoding stops at the video stream's duration plus ``AUDIO_MARGIN_S`` (a track far longer than
+    its video is never read whole) and at ``max_seconds`` when given. Integer samples (``u8``,
+    ``s16``, ``s32``, ``s64``, packed or planar) are scaled by ``2 ** (bits - 1)``.
+
+    Returns
+    -------
+    audio : np.ndarray, shape (n_samples, n_channels), dtype float32
+    sample_rate : int
+    """
     import av
 
     try:
@@ -238,23 +220,47 @@ def read_mp4_audio(path: Path | str) -> tuple[np.ndarray, int]:
             if not container.streams.audio:
                 raise DataError(f"{path}: the video has no audio track")
             stream = container.streams.audio[0]
-            chunks = []
+            sr = int(stream.codec_context.sample_rate or stream.rate)
+            limit_s = _audio_limit_s(container, max_seconds)
+            limit = None if limit_s is None else max(0, math.ceil(limit_s * sr))
+            chunks: list[np.ndarray] = []
+            total = 0
             for frame in container.decode(stream):
-                arr = frame.to_ndarray()
-                if arr.ndim == 1:
-                    arr = arr[None, :]
-                if frame.format.is_planar:
-                    chunks.append(arr.T)
-                else:
-                    chunks.append(arr.reshape(-1, frame.layout.nb_channels if hasattr(frame.layout, "nb_channels") else len(frame.layout.channels)))
-            sr = stream.codec_context.sample_rate
+                if limit is not None and total >= limit:
+                    break
+                chunk = _frame_samples(frame)
+                chunks.append(chunk)
+                total += chunk.shape[0]
     except DataError:
         raise
     except Exception as exc:
         raise DataError(f"{path}: audio track cannot be decoded ({_short(exc)})") from None
     if not chunks:
         raise DataError(f"{path}: the audio track is empty")
-    data = np.concatenate(chunks).astype(np.float32)
-    if np.issubdtype(data.dtype, np.integer):
-        data = data / np.iinfo(data.dtype).max
-    return data, int(sr)
+    data = np.concatenate(chunks)
+    return (data if limit is None else data[:limit]), sr
+
+
+def _audio_limit_s(container, max_seconds: float | None) -> float | None:
+    """Seconds of audio worth reading: the video stream's duration + margin, capped by ``max_seconds``."""
+    limits = [max_seconds] if max_seconds is not None else []
+    if container.streams.video:
+        video = container.streams.video[0]
+        if video.duration is not None and video.time_base is not None:
+            limits.append(float(video.duration * video.time_base) + AUDIO_MARGIN_S)
+        elif video.frames and video.average_rate:
+            limits.append(video.frames / float(video.average_rate) + AUDIO_MARGIN_S)
+    return min(limits) if limits else None
+
+
+def _frame_samples(frame) -> np.ndarray:
+    """One decoded audio frame as float32 ``(n_samples, n_channels)``, integers scaled to [-1, 1]."""
+    arr = frame.to_ndarray()
+    channels = len(frame.layout.channels)
+    arr = arr.T if frame.format.is_planar else arr.reshape(-1, channels)
+    if np.issubdtype(arr.dtype, np.unsignedinteger):  # u8: offset binary
+        half = float(np.iinfo(arr.dtype).max // 2 + 1)
+        return ((arr.astype(np.float32) - half) / half).astype(np.float32)
+    if np.issubdtype(arr.dtype, np.integer):
+        return (arr.astype(np.float64) / -float(np.iinfo(arr.dtype).min)).astype(np.float32)
+    return arr.astype(np.float32, copy=False)

@@ -13,6 +13,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from avsc.data.paths import media_problem
 from avsc.errors import DataError
 
 CLASSES: tuple[str, ...] = (
@@ -167,15 +168,54 @@ def validation_locations(train: pd.DataFrame, *, fraction: float, seed: int) -> 
     return chosen
 
 
+def check_media_names(root: Path, frames: dict[str, pd.DataFrame]) -> None:
+    """Refuse any media file named by an index row that is not a regular file inside ``root``.
+
+    ``frames`` maps an index file's path (for the message) to its rows. Each name is checked once,
+    with ``stat`` only: nothing is opened, so ``/dev/zero``, a FIFO, ``../`` or a symlink leading
+    out of the root cannot hang or leak into the caller (see :mod:`avsc.data.paths`).
+
+    Raises
+    ------
+    DataError
+        One line naming the index file, its row, the offending name and the rule.
+    """
+    seen: dict[str, str | None] = {}
+    for source, frame in frames.items():
+        for column in ("filename_audio", "filename_video"):
+            for line, name in enumerate(frame[column], start=2):  # line 1 is the header
+                if name not in seen:
+                    seen[name] = media_problem(root, name)
+                if seen[name]:
+                    raise DataError(f"{source} line {line}: {column} {name!r}: {seen[name]}")
+
+
 def load_dataset(root: Path | str, *, validation_fraction: float = 0.1, seed: int = 2021) -> TauDataset:
-    """Read a TAU dataset's index files; media files are not opened."""
+    """Read a TAU dataset's index files and check the media paths they name (nothing is opened).
+
+    Raises
+    ------
+    DataError
+        An index file is missing or malformed, or names a media file that is not a regular file
+        inside ``root`` (:func:`check_media_names`).
+    """
     root = Path(root)
     if not root.is_dir():
         raise DataError(f"{root}: dataset folder not found")
     meta = read_tsv(root / "meta.csv", META_COLUMNS)
     setup = root / "evaluation_setup"
-    fold_train = _with_parts(read_tsv(setup / "fold1_train.csv", FOLD_COLUMNS))
-    fold_eval = _with_parts(read_tsv(setup / "fold1_evaluate.csv", FOLD_COLUMNS))
+    train_rows = read_tsv(setup / "fold1_train.csv", FOLD_COLUMNS)
+    evaluate_rows = read_tsv(setup / "fold1_evaluate.csv", FOLD_COLUMNS)
+    check_media_names(
+        root,
+        {
+            str(root / "meta.csv"): meta,
+            str(setup / "fold1_train.csv"): train_rows,
+            str(setup / "fold1_evaluate.csv"): evaluate_rows,
+        },
+    )
+    fold_train = _with_parts(train_rows)
+    fold_eval = _with_parts(evaluate_rows)
     for name, frame in (("fold1_train.csv", fold_train), ("fold1_evaluate.csv", fold_eval)):
         bad = sorted(set(frame["scene_label"]) - set(CLASSES))
         if bad:
