@@ -1,84 +1,182 @@
 """Model Registry: ``register`` (DVC stage) and ``avsc promote`` (gated move of ``@champion``).
 
-A new version of ``avsc-fused`` per pipeline execution, tagged with its evaluation metrics and
-lineage, gets the alias ``challenger``. Promotion moves ``champion`` to it only when it beats the
-current champion on evaluate log-loss of the same dataset version; ``--force`` overrides and is
-recorded on the version. A file lock next to the store serialises promotions on one machine, and
-an alias is a single pointer, so there is never zero or two champions.
+Each system registers under its own model (``register.model_name.<system>``: ``avsc-fused`` for the
+SE-CRNN, as before, ``avsc-dualstream``, ``avsc-joint``), so a challenger is only ever compared with
+a champion of the same system. A new version per pipeline execution, tagged with its evaluation
+metrics and lineage and described on its page, gets the alias ``challenger``. Promotion moves
+``champion`` to it only when it beats the current champion under the rule of
+:mod:`avsc.tracking.promotion`; ``--force`` overrides and is recorded on the version. A file lock
+next to the store serialises promotions on one machine, and an alias is a single pointer, so
+there is never zero or two champions.
 """
 
 from __future__ import annotations
 
 import json
 import logging
+import math
 import tempfile
 import time
 from pathlib import Path
 
 from avsc.config.settings import Params, find_root, load_params
 from avsc.data.manifest import read_manifest
-from avsc.data.media import atomic_write_text
 from avsc.errors import AvscError
-from avsc.features.stage import AUDIO_DIR, BACKBONE_FILE, VISUAL_DIR
+from avsc.io import atomic_write_text
+from avsc.tracking.promotion import decide, tag_logloss
 
 log = logging.getLogger(__name__)
 
 
 def _metrics(root_dir: Path, params: Params) -> dict:
+    """The evaluate metrics; a missing file or a log-loss/accuracy that is not a finite number is one line."""
     path = root_dir / params.base.reports_dir / "evaluate" / "metrics.json"
+    if not path.is_file():
+        raise AvscError(f"{path}: not found; run `dvc repro evaluate` first")
+    try:
+        metrics = json.loads(path.read_text())
+    except json.JSONDecodeError as exc:
+        raise AvscError(f"{path}: not valid JSON ({exc})") from None
+    for key in ("logloss", "accuracy"):
+        value = metrics.get(key)
+        if not isinstance(value, int | float) or not math.isfinite(value):
+            raise AvscError(f"{path}: {key} is {value!r}, not a finite number; the model cannot be registered")
+    return metrics
+
+
+def model_name(params: Params) -> str:
+    """The registered model of the active system (``register.model_name.<system>``)."""
+    return getattr(params.register_.model_name, params.system)
+
+
+def version_description(*, system: str, data: str, metrics: dict, info: dict, source_run: str) -> str:
+    """The Markdown shown on the model version's page: what it is, on which data, how good, from where."""
+    heads = ", ".join(
+        f"{h} {v['logloss']:.3f} / {100 * v['accuracy']:.1f} %"
+        for h, v in metrics.get("heads", {}).items()
+        if v.get("logloss") is not None and v.get("accuracy") is not None
+    )
+    return "\n".join(
+        [
+            f"**{system}** ({info.get('profile', '?')} profile), final head `{info.get('final_head')}`.",
+            f"Data: {data}{' (SYNTHETIC sample: not comparable with TAU)' if data == 'synthetic' else ''}, "
+            f"dataset {str(info.get('dataset_hash', ''))[:12]}, {info.get('n_segments')} one-second segments, "
+            f"{info.get('n_skipped', 0)} clips skipped.",
+            f"Evaluate: log-loss {metrics['logloss']:.4f}, accuracy {100 * metrics['accuracy']:.1f} % "
+            f"(per head, log-loss / accuracy: {heads}).",
+            f"Backbone pretrained: {info.get('backbone_pretrained')}. Fine-tune run `{source_run}`.",
+        ]
+    )
+
+
+def register(params: Params, root_dir: Path | None = None) -> dict:
+    """Log the raw-media pyfunc, register it as a new version of the system's model with alias ``challenger``."""
+    import mlflow
+
+    import avsc
+    from avsc.features.layout import AUDIO_DIR, BACKBONE_FILE, STATS_FILE, VISUAL_DIR, feature_dir
+    from avsc.inference import BundleConfig
+    from avsc.models.saving import model_dir, model_path
+    from avsc.tracking.pyfunc_model import SceneModel
+    from avsc.tracking.requirements import serving_requirements
+    from avsc.tracking.runs import GIT_COMMIT_TAG, stage_run
+    from avsc.tracking.signature import model_signature
+
+    root_dir = root_dir or find_root()
+    reg = params.register_
+    name = model_name(params)
+    manifest = read_manifest(root_dir / params.data.manifest)
+    metrics = _metrics(root_dir, params)
+    info = _run_info(root_dir, params)
+    if info.get("system") not in (None, params.system):
+        raise AvscError(
+            f"{root_dir / params.base.reports_dir / 'evaluate' / 'run.json'}: evaluated system {info.get('system')!r} "
+            f"is not model.system {params.system!r}; run `dvc repro evaluate`"
+        )
+    source_run = _stage_run_id(model_dir(params, root_dir, "finetune"))
+    visual = feature_dir(params, root_dir, VISUAL_DIR)
+    visual_manifest = json.loads((visual / "manifest.json").read_text())
+    config = BundleConfig.from_params(
+        params,
+        final_head=str(info.get("final_head")),
+        backbone_pretrained=bool(visual_manifest.get("backbone_pretrained", False)),
+    )
+    with tempfile.TemporaryDirectory() as tmp:
+        config_path = Path(tmp) / "config.json"
+        config_path.write_text(config.to_json())
+        artifacts = {
+            "config": str(config_path),
+            "keras_model": str(model_path(params, root_dir, "finetune")),
+            "audio_stats": str(feature_dir(params, root_dir, AUDIO_DIR) / STATS_FILE),
+            "visual_stats": str(visual / STATS_FILE),
+            "backbone": str(visual / BACKBONE_FILE),
+        }
+        tags = {
+            "logloss": f"{metrics['logloss']:.6f}",
+            "accuracy": f"{metrics['accuracy']:.6f}",
+            "dataset_hash": manifest["dataset_hash"],
+            "data": manifest["data"],
+            "source_run_finetune": source_run,
+            "system": params.system,
+            "profile": params.base.profile,
+            "backbone_pretrained": str(config.backbone_pretrained),
+            "final_head": config.final_head,
+            "n_segments": str(metrics.get("n_segments", "")),
+            "n_skipped": str(metrics.get("n_skipped", 0)),
+        }
+        with stage_run(
+            stage="register",
+            params=params,
+            manifest=manifest,
+            run_params={"model_name": name, "alias": reg.alias, "champion_alias": reg.champion_alias},
+            lineage=("prepare", "features_audio", "features_visual", "finetune"),
+        ) as run:
+            mlflow.log_metrics({"logloss": metrics["logloss"], "accuracy": metrics["accuracy"]})
+            logged = mlflow.pyfunc.log_model(
+                name="model",
+                python_model=SceneModel(),
+                artifacts=artifacts,
+                code_paths=[str(Path(avsc.__file__).parent)],
+                pip_requirements=serving_requirements(),
+                signature=model_signature(),
+            )
+            tags |= {"source_run": run.info.run_id, "git_commit": run.data.tags.get(GIT_COMMIT_TAG, "unknown")}
+            version = mlflow.register_model(logged.model_uri, name, tags=tags)
+    client = mlflow.MlflowClient()
+    client.update_model_version(
+        name,
+        version.version,
+        description=version_description(
+            system=params.system, data=manifest["data"], metrics=metrics, info=info, source_run=source_run
+        ),
+    )
+    client.set_registered_model_alias(name, reg.alias, version.version)
+    result = {
+        "model_name": name,
+        "version": int(version.version),
+        "alias": reg.alias,
+        "model_uri": f"models:/{name}@{reg.alias}",
+        "system": params.system,
+        "logloss": metrics["logloss"],
+        "accuracy": metrics["accuracy"],
+        "dataset_hash": manifest["dataset_hash"],
+        "data": manifest["data"],
+    }
+    atomic_write_text(root_dir / params.base.reports_dir / "register.json", json.dumps(result, indent=1))
+    log.info("register: %s version %s (log-loss %.3f) is @%s", name, version.version, metrics["logloss"], reg.alias)
+    return result
+
+
+def _run_info(root_dir: Path, params: Params) -> dict:
+    path = root_dir / params.base.reports_dir / "evaluate" / "run.json"
     if not path.is_file():
         raise AvscError(f"{path}: not found; run `dvc repro evaluate` first")
     return json.loads(path.read_text())
 
 
-def register(params: Params, root_dir: Path | None = None) -> dict:
-    """Log the raw-media pyfunc, register it as a new version with alias ``challenger``."""
-    import mlflow
-
-    from avsc.tracking.pyfunc_model import FusedSceneModel
-    from avsc.tracking.service import git_commit, stage_run
-    from avsc.training.stages import MODEL_FILE, _pip_requirements, model_dir
-
-    root_dir = root_dir or find_root()
-    reg = params.register_
-    manifest = read_manifest(root_dir / params.data.manifest)
-    metrics = _metrics(root_dir, params)
-    feats = root_dir / params.base.features_dir
-    finetune_dir = model_dir(params, root_dir, "finetune")
-    source_run = json.loads((finetune_dir / "metrics.json").read_text()).get("run_id", "")
-    visual_manifest = json.loads((feats / VISUAL_DIR / "manifest.json").read_text())
-    config = {"audio": params.features.audio.model_dump(), "visual": params.features.visual.model_dump(),
-              "final_head": metrics.get("final_head", "late"), "classes": "official DCASE order",
-              "backbone_pretrained": visual_manifest.get("backbone_pretrained", False)}
-    with tempfile.TemporaryDirectory() as tmp:
-        config_path = Path(tmp) / "config.json"
-        config_path.write_text(json.dumps(config, indent=1))
-        artifacts = {"keras_model": str(finetune_dir / MODEL_FILE),
-                     "audio_stats": str(feats / AUDIO_DIR / "stats.npz"),
-                     "visual_stats": str(feats / VISUAL_DIR / "stats.npz"),
-                     "backbone": str(feats / VISUAL_DIR / BACKBONE_FILE),
-                     "config": str(config_path)}
-        tags = {"logloss": f"{metrics['logloss']:.6f}", "accuracy": f"{metrics['accuracy']:.6f}",
-                "dataset_hash": manifest["dataset_hash"], "data": manifest["data"], "git_commit": git_commit(),
-                "source_run_finetune": source_run, "system": params.model.system,
-                "backbone_pretrained": str(config["backbone_pretrained"])}
-        with stage_run(stage="register", system=params.model.system, data=manifest["data"],
-                       experiment=params.base.experiment, params=reg.model_dump(),
-                       lineage=("prepare", "features_audio", "features_visual", "finetune"),
-                       extra_tags={"dataset_hash": manifest["dataset_hash"]}) as run:
-            mlflow.log_metrics({"logloss": metrics["logloss"], "accuracy": metrics["accuracy"]})
-            info = mlflow.pyfunc.log_model(name="model", python_model=FusedSceneModel(), artifacts=artifacts,
-                                           pip_requirements=_pip_requirements() + ["avsc"])
-            version = mlflow.register_model(info.model_uri, reg.model_name, tags=tags | {"source_run": run.info.run_id})
-    client = mlflow.MlflowClient()
-    client.set_registered_model_alias(reg.model_name, reg.alias, version.version)
-    result = {"model_name": reg.model_name, "version": int(version.version), "alias": reg.alias,
-              "model_uri": f"models:/{reg.model_name}@{reg.alias}", "logloss": metrics["logloss"],
-              "accuracy": metrics["accuracy"], "dataset_hash": manifest["dataset_hash"], "data": manifest["data"]}
-    atomic_write_text(root_dir / params.base.reports_dir / "register.json", json.dumps(result, indent=1))
-    log.info("register: %s version %s (log-loss %.3f) is @%s", reg.model_name, version.version, metrics["logloss"],
-             reg.alias)
-    return result
+def _stage_run_id(folder: Path) -> str:
+    path = folder / "run.json"
+    return str(json.loads(path.read_text()).get("run_id", "")) if path.is_file() else ""
 
 
 def _version_by_alias(client, name: str, alias: str):
@@ -90,25 +188,18 @@ def _version_by_alias(client, name: str, alias: str):
         return None
 
 
-def decide(challenger_tags: dict, champion_tags: dict | None) -> tuple[bool, str]:
-    """Whether a challenger beats the champion (pure). Returns (promote, reason)."""
-    if champion_tags is None:
-        return True, "no champion yet: the first challenger becomes champion"
-    if challenger_tags.get("dataset_hash") != champion_tags.get("dataset_hash"):
-        return False, ("not comparable: the challenger was evaluated on dataset "
-                       f"{challenger_tags.get('dataset_hash', '?')[:12]}, the champion on "
-                       f"{champion_tags.get('dataset_hash', '?')[:12]}")
-    new, old = float(challenger_tags["logloss"]), float(champion_tags["logloss"])
-    if new < old:
-        return True, f"challenger log-loss {new:.4f} < champion {old:.4f}"
-    return False, f"challenger log-loss {new:.4f} is not better than champion {old:.4f}"
-
-
-def promote(*, model_name: str, challenger_alias: str = "challenger", champion_alias: str = "champion",
-            force: bool = False, lock_dir: Path | None = None) -> dict:
+def promote(
+    *,
+    model_name: str,
+    challenger_alias: str = "challenger",
+    champion_alias: str = "champion",
+    force: bool = False,
+    lock_dir: Path | None = None,
+    lock_timeout_s: float = 120.0,
+) -> dict:
     """Move ``champion`` to the challenger when it is better (or ``force``); returns the decision."""
     import mlflow
-    from filelock import FileLock
+    from filelock import FileLock, Timeout
 
     from avsc.tracking.service import configure
 
@@ -116,27 +207,60 @@ def promote(*, model_name: str, challenger_alias: str = "challenger", champion_a
     client = mlflow.MlflowClient()
     lock_dir = lock_dir or (find_root() / "mlruns")
     lock_dir.mkdir(parents=True, exist_ok=True)
-    with FileLock(str(lock_dir / f".promote-{model_name}.lock"), timeout=120):
-        challenger = _version_by_alias(client, model_name, challenger_alias)
-        if challenger is None:
-            raise AvscError(f"models:/{model_name}@{challenger_alias} does not exist; run `dvc repro register` first")
-        champion = _version_by_alias(client, model_name, champion_alias)
-        if champion is not None and champion.version == challenger.version:
-            return {"promoted": False, "version": int(challenger.version),
-                    "reason": f"version {challenger.version} is already @{champion_alias}"}
-        ok, reason = decide(challenger.tags, champion.tags if champion else None)
-        if not ok and force:
-            ok, reason = True, f"forced: {reason}"
-            client.set_model_version_tag(model_name, challenger.version, "promoted_by_force", "true")
-            client.set_model_version_tag(model_name, challenger.version, "force_reason", reason)
-        if ok:
-            client.set_registered_model_alias(model_name, champion_alias, challenger.version)
-            client.set_model_version_tag(model_name, challenger.version, "promoted_at",
-                                         time.strftime("%Y-%m-%dT%H:%M:%S"))
-            if champion is not None:
-                client.set_model_version_tag(model_name, challenger.version, "previous_champion", champion.version)
-    return {"promoted": ok, "version": int(challenger.version), "reason": reason,
-            "previous_champion": int(champion.version) if champion else None}
+    try:
+        with FileLock(str(lock_dir / f".promote-{model_name}.lock"), timeout=lock_timeout_s):
+            return _promote_locked(
+                client,
+                model_name=model_name,
+                challenger_alias=challenger_alias,
+                champion_alias=champion_alias,
+                force=force,
+            )
+    except Timeout:
+        raise AvscError(
+            f"{lock_dir / f'.promote-{model_name}.lock'}: another `avsc promote` has held the lock for "
+            f"{lock_timeout_s:g} s; try again when it has finished"
+        ) from None
+
+
+def _promote_locked(client, *, model_name: str, challenger_alias: str, champion_alias: str, force: bool) -> dict:
+    challenger = _version_by_alias(client, model_name, challenger_alias)
+    if challenger is None:
+        raise AvscError(f"models:/{model_name}@{challenger_alias} does not exist; run `dvc repro register` first")
+    champion = _version_by_alias(client, model_name, champion_alias)
+    if champion is not None and champion.version == challenger.version:
+        return {
+            "promoted": False,
+            "version": int(challenger.version),
+            "reason": f"version {challenger.version} is already @{champion_alias}",
+            "previous_champion": int(champion.version),
+        }
+    decision = decide(challenger.tags, champion.tags if champion else None)
+    ok, reason = decision.promote, decision.reason
+    audit = {"promotion_decided_at": time.strftime("%Y-%m-%dT%H:%M:%S%z"), "promotion_reason": reason}
+    if not ok and force:
+        if tag_logloss(challenger.tags) is None:
+            raise AvscError(f"{model_name} version {challenger.version}: {reason}; --force cannot promote it")
+        ok, reason = True, f"forced: {reason}"
+        audit |= {"promoted_by_force": "true", "force_reason": reason, "promotion_reason": reason}
+    if ok:
+        # the audit record first: a crash after the alias move must not leave a champion without it
+        audit |= {
+            "promoted_at": audit["promotion_decided_at"],
+            "previous_champion": champion.version if champion is not None else "none",
+        }
+    else:
+        audit["promotion_refused"] = reason
+    for key, value in audit.items():
+        client.set_model_version_tag(model_name, challenger.version, key, str(value))
+    if ok:
+        client.set_registered_model_alias(model_name, champion_alias, challenger.version)
+    return {
+        "promoted": ok,
+        "version": int(challenger.version),
+        "reason": reason,
+        "previous_champion": int(champion.version) if champion else None,
+    }
 
 
 def cli_register(args) -> int:
@@ -147,9 +271,15 @@ def cli_register(args) -> int:
 def cli_promote(args) -> int:
     params = load_params(args.params)
     reg = params.register_
-    result = promote(model_name=args.model_name or reg.model_name, challenger_alias=reg.alias,
-                     champion_alias=reg.champion_alias, force=args.force)
-    name = args.model_name or reg.model_name
+    if getattr(args, "system", None):
+        params = params.model_copy(update={"model": params.model.model_copy(update={"system": args.system})})
+    name = args.model_name or model_name(params)
+    result = promote(
+        model_name=name,
+        challenger_alias=reg.alias,
+        champion_alias=reg.champion_alias,
+        force=args.force,
+    )
     if result["promoted"]:
         print(f"{name} version {result['version']} is now @{reg.champion_alias} ({result['reason']})")
     else:

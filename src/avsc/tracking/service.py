@@ -1,47 +1,93 @@
-"""MLflow wiring: the tracking store, experiments, pipeline grouping, stage runs and lineage.
+"""MLflow's store: where it is, and the experiment runs go to.
 
-Default store: ``sqlite:///<repo>/mlruns/mlflow.db`` (WAL journal, 60-s busy timeout so several
+Default store: ``sqlite:///<project>/mlruns/mlflow.db`` (WAL journal, 60-s busy timeout so several
 writers wait instead of failing with "database is locked"), artifacts under
-``<repo>/mlruns/artifacts``. ``MLFLOW_TRACKING_URI`` overrides it (e.g. a tracking server).
+``<project>/mlruns/artifacts``. ``MLFLOW_TRACKING_URI`` overrides it: a tracking server
+(``http(s)://``, e.g. the team server of ``avsc server start``) decides where artifacts go itself,
+so ``AVSC_MLFLOW_ARTIFACTS`` only applies to local stores.
 
-Runs of one pipeline execution share the tag ``pipeline_run`` and are nested under one parent run
-(``stage=pipeline``), so the MLflow UI shows them together. The execution id is
-``AVSC_PIPELINE_RUN`` when set, else the id of the ``dvc`` process that runs the stages.
+The project is the repository that owns the DVC pipeline: ``DVC_ROOT`` when DVC runs the stage
+(DVC points it at the parent repository for queued and ``--temp`` experiments, whose stages run
+in a temporary copy under ``.dvc/tmp/exps``), else the folder holding ``params.yaml``. So the runs
+of every experiment land in the one store the MLflow UI shows.
 """
 
 from __future__ import annotations
 
+import importlib.util
+import json
 import logging
 import os
 import sqlite3
-import subprocess
-import time
-from contextlib import contextmanager
 from pathlib import Path
-from typing import Iterator
-
-import yaml
 
 from avsc.config.settings import find_root
 
 log = logging.getLogger(__name__)
-SYSTEM_TAGS = ("stage", "system", "data", "pipeline_run")
+
+#: MLflow 3 keeps an experiment's kind in this tag; "custom_model_development" makes the UI open on
+#: training runs (not on the GenAI traces overview).
+EXPERIMENT_KIND_TAG = "mlflow.experimentKind"
+EXPERIMENT_KIND = "custom_model_development"
+
+#: A saved view of the runs table (MLflow's "shared view state", an experiment tag): the runs table
+#: hides every metric column by default; this view shows the pipeline runs' final metrics.
+#: Open it with :func:`pipeline_view_url`.
+PIPELINE_VIEW_KEY = "avsc-pipelines"
+PIPELINE_VIEW_TAG = f"mlflow.sharedViewState.{PIPELINE_VIEW_KEY}"
+PIPELINE_VIEW = json.dumps(
+    {
+        "selectedColumns": [
+            "metrics.`accuracy`",
+            "metrics.`logloss`",
+            "params.`profile`",
+            "tags.`data`",
+        ]
+    },
+    separators=(",", ":"),
+)
+#: Tags every avsc experiment carries.
+EXPERIMENT_TAGS = {EXPERIMENT_KIND_TAG: EXPERIMENT_KIND, PIPELINE_VIEW_TAG: PIPELINE_VIEW}
+
+#: Schemes of tracking URIs that are a server, not a store avsc opens itself.
+SERVER_SCHEMES = ("http://", "https://", "databricks")
+
+
+def project_root() -> Path:
+    """The repository whose store the runs go to: ``DVC_ROOT`` (set by DVC for every stage) or :func:`find_root`."""
+    env = os.environ.get("DVC_ROOT")
+    return Path(env).resolve() if env else find_root()
 
 
 def tracking_uri(root: Path | None = None) -> str:
-    """``MLFLOW_TRACKING_URI`` or the repository's SQLite store."""
+    """``MLFLOW_TRACKING_URI`` or the project's SQLite store."""
     uri = os.environ.get("MLFLOW_TRACKING_URI")
     if uri:
         return uri
-    return f"sqlite:///{(root or find_root()) / 'mlruns' / 'mlflow.db'}"
+    return f"sqlite:///{(root or project_root()) / 'mlruns' / 'mlflow.db'}"
+
+
+def normalize_db_url(url: str) -> str:
+    """``postgresql://`` → ``postgresql+psycopg2://`` when psycopg 3 (SQLAlchemy 2.1's default) is absent."""
+    for prefix in ("postgresql://", "postgres://"):
+        if url.startswith(prefix) and importlib.util.find_spec("psycopg") is None:
+            return "postgresql+psycopg2://" + url.removeprefix(prefix)
+    return url
+
+
+def is_server(uri: str) -> bool:
+    """Whether ``uri`` is a tracking server (it stores artifacts where it decides)."""
+    return uri.startswith(SERVER_SCHEMES)
 
 
 def artifact_root(root: Path | None = None) -> str | None:
     """Where new experiments keep artifacts (local stores only; a server decides for itself)."""
+    uri = tracking_uri(root)
+    if is_server(uri):
+        return None
     env = os.environ.get("AVSC_MLFLOW_ARTIFACTS")
     if env:
         return Path(env).resolve().as_uri()
-    uri = tracking_uri(root)
     if uri.startswith("sqlite:///"):
         db = Path(uri.removeprefix("sqlite:///").split("?")[0])
         return (db.parent / "artifacts").resolve().as_uri()
@@ -67,13 +113,31 @@ def configure(root: Path | None = None) -> str:
     uri = tracking_uri(root)
     if uri.startswith("sqlite:///"):
         uri = _prepare_sqlite(uri)
+    uri = normalize_db_url(uri)  # a PostgreSQL store opened directly: the installed driver
     mlflow.set_tracking_uri(uri)
     mlflow.set_registry_uri(uri)
     return uri
 
 
+def pipeline_view_url(server_url: str, experiment_id: str) -> str:
+    """The MLflow UI's runs table of ``experiment_id`` with the pipeline view's columns."""
+    return f"{server_url.rstrip('/')}/#/experiments/{experiment_id}/runs?viewStateShareKey={PIPELINE_VIEW_KEY}"
+
+
+def _tag_experiment(client, exp) -> None:
+    """Add or update :data:`EXPERIMENT_TAGS` (a user who may only read the experiment leaves it as it is)."""
+    from mlflow.exceptions import MlflowException
+
+    for key, value in EXPERIMENT_TAGS.items():
+        if exp.tags.get(key) != value and (key != EXPERIMENT_KIND_TAG or key not in exp.tags):
+            try:
+                client.set_experiment_tag(exp.experiment_id, key, value)
+            except MlflowException as exc:
+                log.debug("could not set the experiment tag %s: %s", key, exc)
+
+
 def ensure_experiment(name: str, root: Path | None = None) -> str:
-    """Experiment id, creating it (with artifacts under mlruns/artifacts) when needed."""
+    """Experiment id, creating it (artifacts under mlruns/artifacts, kind: model training) when needed."""
     import mlflow
     from mlflow.exceptions import MlflowException
 
@@ -82,131 +146,14 @@ def ensure_experiment(name: str, root: Path | None = None) -> str:
     exp = client.get_experiment_by_name(name)
     if exp is None:
         try:
-            exp_id = client.create_experiment(name, artifact_location=artifact_root(root))
+            exp_id = client.create_experiment(name, artifact_location=artifact_root(root), tags=EXPERIMENT_TAGS)
         except MlflowException:  # created concurrently by another process
-            exp_id = client.get_experiment_by_name(name).experiment_id
+            exp = client.get_experiment_by_name(name)
+            if exp is None:
+                raise
+            exp_id = exp.experiment_id
     else:
         exp_id = exp.experiment_id
+        _tag_experiment(client, exp)
     mlflow.set_experiment(experiment_id=exp_id)
     return exp_id
-
-
-def pipeline_run_id() -> str:
-    """Id of the current pipeline execution (see module docstring)."""
-    env = os.environ.get("AVSC_PIPELINE_RUN")
-    if env:
-        return env
-    try:
-        import psutil
-
-        proc = psutil.Process().parent()
-        while proc is not None:
-            cmd = " ".join(proc.cmdline())
-            if "dvc" in Path(proc.cmdline()[0]).name or " dvc " in f" {cmd} " or "/dvc " in cmd:
-                return f"dvc-{proc.pid}-{int(proc.create_time())}"
-            proc = proc.parent()
-    except Exception:  # psutil may be unable to read a process
-        pass
-    return f"manual-{os.getpid()}-{int(time.time())}"
-
-
-def git_commit(root: Path | None = None) -> str:
-    try:
-        out = subprocess.run(["git", "rev-parse", "HEAD"], cwd=root or find_root(), capture_output=True, text=True,
-                             timeout=10)
-        commit = out.stdout.strip()
-        dirty = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no"], cwd=root or find_root(),
-                               capture_output=True, text=True, timeout=10).stdout.strip()
-        return (commit + ("-dirty" if dirty else "")) if commit else "unknown"
-    except (OSError, subprocess.SubprocessError):
-        return "unknown"
-
-
-def dvc_lineage(stages: tuple[str, ...], root: Path | None = None) -> dict[str, str]:
-    """``dvc.<stage>.<out>`` → md5 of upstream outputs, read from ``dvc.lock``."""
-    lock = (root or find_root()) / "dvc.lock"
-    if not lock.is_file():
-        return {}
-    data = yaml.safe_load(lock.read_text()) or {}
-    tags = {}
-    for stage in stages:
-        for out in (data.get("stages", {}).get(stage, {}) or {}).get("outs", []) or []:
-            if out["path"].endswith((".png", "history.json", "metrics.json")):
-                continue  # reports, not inputs
-            tags[f"dvc.{stage}.{out['path']}"] = out.get("md5", "")
-    return tags
-
-
-def _parent_run(experiment_id: str, pipeline_run: str, data: str) -> str:
-    import mlflow
-
-    client = mlflow.MlflowClient()
-    found = client.search_runs([experiment_id], filter_string=f"tags.pipeline_run = '{pipeline_run}' and "
-                               "tags.stage = 'pipeline'", max_results=1)
-    if found:
-        return found[0].info.run_id
-    run = client.create_run(experiment_id, run_name=f"pipeline {pipeline_run}",
-                            tags={"stage": "pipeline", "pipeline_run": pipeline_run, "data": data,
-                                  "git_commit": git_commit()})
-    client.set_terminated(run.info.run_id)
-    return run.info.run_id
-
-
-@contextmanager
-def stage_run(
-    *,
-    stage: str,
-    system: str,
-    data: str,
-    experiment: str,
-    params: dict | None = None,
-    lineage: tuple[str, ...] = (),
-    resume_run_id: str | None = None,
-    extra_tags: dict | None = None,
-) -> Iterator[object]:
-    """An MLflow run for one pipeline stage, nested under the pipeline execution's parent run.
-
-    ``resume_run_id`` continues an interrupted run (same run id) instead of starting a new one.
-    """
-    import mlflow
-
-    exp_id = ensure_experiment(experiment)
-    pipeline_run = pipeline_run_id()
-    tags = {
-        "stage": stage,
-        "system": system,
-        "data": data,
-        "pipeline_run": pipeline_run,
-        "git_commit": git_commit(),
-        **dvc_lineage(lineage),
-        **(extra_tags or {}),
-    }
-    if resume_run_id:
-        run = mlflow.start_run(run_id=resume_run_id)
-        log.info("continuing MLflow run %s (%s)", resume_run_id, stage)
-    else:
-        parent = _parent_run(exp_id, pipeline_run, data)
-        tags["mlflow.parentRunId"] = parent
-        run = mlflow.start_run(experiment_id=exp_id, run_name=f"{stage}", tags=tags)
-    try:
-        mlflow.set_tags(tags)
-        if params and not resume_run_id:
-            mlflow.log_params(flatten(params))
-        yield run
-    except BaseException:
-        mlflow.end_run(status="FAILED")
-        raise
-    else:
-        mlflow.end_run()
-
-
-def flatten(mapping: dict, prefix: str = "") -> dict[str, str]:
-    """Nested mapping → ``a.b.c`` keys with string values (MLflow params)."""
-    out: dict[str, str] = {}
-    for key, value in mapping.items():
-        name = f"{prefix}{key}"
-        if isinstance(value, dict):
-            out.update(flatten(value, f"{name}."))
-        else:
-            out[name] = str(value)[:6000]
-    return out
