@@ -7,11 +7,13 @@ Published accuracies are kept in percent exactly as printed in their source; thi
 from __future__ import annotations
 
 import logging
+import math
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Mapping
+from typing import Any
 
-from avsc.data.media import atomic_write_text
+from avsc.io import atomic_write_text
 
 LOG = logging.getLogger(__name__)
 
@@ -43,25 +45,59 @@ PUBLISHED: tuple[PublishedResult, ...] = (
     PublishedResult("DCASE 2021 baseline, audio only (OpenL3)", SRC_BASELINE, 1.048, 65.1, "development set", "audio"),
     PublishedResult("DCASE 2021 baseline, video only (OpenL3)", SRC_BASELINE, 1.648, 64.9, "development set", "visual"),
     PublishedResult("DCASE 2021 baseline, early fusion", SRC_BASELINE, 0.963, 77.5, "development set", "early"),
-    PublishedResult("DCASE 2021 baseline, proposed (official baseline)", SRC_BASELINE, 0.658, 77.0,
-                    "development set", "system"),
+    PublishedResult(
+        "DCASE 2021 baseline, proposed (official baseline)", SRC_BASELINE, 0.658, 77.0, "development set", "system"
+    ),
     PublishedResult("SE-CRNN, audio only, gammatone", SRC_SECRNN_T1, None, 69.0, "development set", "audio"),
     PublishedResult("SE-CRNN, audio only, log-mel", SRC_SECRNN_T1, None, 68.4, "development set", "audio"),
-    PublishedResult("SE-CRNN, visual only", SRC_SECRNN_T1, None, 87.0, "development set (same for both audio features)",
-                    "visual"),
+    PublishedResult(
+        "SE-CRNN, visual only", SRC_SECRNN_T1, None, 87.0, "development set (same for both audio features)", "visual"
+    ),
     PublishedResult("SE-CRNN, early fusion, gammatone", SRC_SECRNN_T1, None, 89.2, "development set", "early"),
     PublishedResult("SE-CRNN, early fusion, log-mel", SRC_SECRNN_T1, None, 88.5, "development set", "early"),
     PublishedResult("SE-CRNN, late fusion, gammatone", SRC_SECRNN_T1, None, 90.0, "development set", "late"),
     PublishedResult("SE-CRNN, late fusion, log-mel", SRC_SECRNN_T1, None, 88.7, "development set", "late"),
-    PublishedResult("SE-CRNN, audio only, gammatone (evaluation set)", SRC_SECRNN_T2, None, 66.8,
-                    "challenge evaluation set", "audio"),
-    PublishedResult("SE-CRNN, visual only (evaluation set)", SRC_SECRNN_T2, None, 83.2, "challenge evaluation set",
-                    "visual"),
-    PublishedResult("SE-CRNN, late fusion (evaluation set)", SRC_SECRNN_T2, None, 86.5, "challenge evaluation set",
-                    "late"),
+    PublishedResult(
+        "SE-CRNN, audio only, gammatone (evaluation set)",
+        SRC_SECRNN_T2,
+        None,
+        66.8,
+        "challenge evaluation set",
+        "audio",
+    ),
+    PublishedResult(
+        "SE-CRNN, visual only (evaluation set)", SRC_SECRNN_T2, None, 83.2, "challenge evaluation set", "visual"
+    ),
+    PublishedResult(
+        "SE-CRNN, late fusion (evaluation set)", SRC_SECRNN_T2, None, 86.5, "challenge evaluation set", "late"
+    ),
     PublishedResult("Dual-stream CNN (OpenL3 + ResNet50)", SRC_DUAL, 0.318, 90.0, "development set", "system"),
-    PublishedResult("Joint optimization, scalogram + EfficientNetV2-S", SRC_JOINT, 0.1517, 94.59,
-                    "development set", "system"),
+    PublishedResult(
+        "Joint optimization, audio only, FBank", SRC_JOINT, 0.6968, 76.08, "development set, Table 2", "audio"
+    ),
+    PublishedResult(
+        "Joint optimization, audio only, scalogram", SRC_JOINT, 0.6325, 77.98, "development set, Table 2", "audio"
+    ),
+    PublishedResult(
+        "Joint optimization, video only, ResNet50", SRC_JOINT, 0.3939, 87.03, "development set, Table 2", "visual"
+    ),
+    PublishedResult(
+        "Joint optimization, video only, EfficientNetV2-S",
+        SRC_JOINT,
+        0.2731,
+        90.91,
+        "development set, Table 2",
+        "visual",
+    ),
+    PublishedResult(
+        "Joint optimization, pipeline, FBank + ResNet50", SRC_JOINT, 0.3808, 88.87, "development set, Table 3", "system"
+    ),
+    PublishedResult(
+        "Joint optimization, joint, FBank + ResNet50", SRC_JOINT, 0.2664, 91.13, "development set, Table 3", "system"
+    ),
+    PublishedResult(
+        "Joint optimization, scalogram + EfficientNetV2-S", SRC_JOINT, 0.1517, 94.59, "development set", "system"
+    ),
     PublishedResult("Best challenge system", SRC_CHALLENGE, 0.195, 93.8, "challenge evaluation set", "system"),
 )
 
@@ -71,8 +107,13 @@ HEADS: tuple[tuple[str, str], ...] = (
     ("early", "Early fusion"),
     ("late", "Late fusion"),
 )
-FEATURE_NAMES = {"gammatone": "gammatone", "logmel": "log-mel", "log-mel": "log-mel", "log_mel": "log-mel",
-                 "mel": "log-mel"}
+FEATURE_NAMES = {
+    "gammatone": "gammatone",
+    "logmel": "log-mel",
+    "log-mel": "log-mel",
+    "log_mel": "log-mel",
+    "mel": "log-mel",
+}
 
 
 def format_published(value: float | None, *, min_decimals: int) -> str:
@@ -88,7 +129,7 @@ def _run_value(value: Any, *, scale: float, decimals: int) -> str:
     if value is None:
         return "–"
     value = float(value)
-    if value != value:  # NaN
+    if math.isnan(value):
         return "–"
     return f"{value * scale:.{decimals}f}"
 
@@ -130,7 +171,7 @@ def comparison_markdown(
         "macro averages over the 10 classes on 1-s segments. Every other row is a **published** number, "
         "copied from the source named in its row (see `shared/REFERENCE.md`), not reproduced here. "
         "Published rows are on the TAU Urban Audio-Visual Scenes 2021 development set (fold1 evaluate, "
-        "1-s segments) unless marked *evaluation set*; \"–\" means the source gives no such number.",
+        '1-s segments) unless marked *evaluation set*; "–" means the source gives no such number.',
         "",
     ]
     if synthetic:
@@ -151,8 +192,16 @@ def comparison_markdown(
             name = r.system
             if "evaluation set" in r.note and "evaluation set" not in name:
                 name = f"{name} (evaluation set)"
-            out.append(_row([name, r.source, format_published(r.logloss, min_decimals=3),
-                             format_published(r.accuracy, min_decimals=1)]))
+            out.append(
+                _row(
+                    [
+                        name,
+                        r.source,
+                        format_published(r.logloss, min_decimals=3),
+                        format_published(r.accuracy, min_decimals=1),
+                    ]
+                )
+            )
         return out
 
     for head, label in HEADS:
@@ -162,18 +211,32 @@ def comparison_markdown(
         if metrics is None:
             lines.append(_row([name, "**this run** (not run)", "–", "–"]))
         else:
-            lines.append(_row([name, f"**this run** ({run_label})",
-                               _run_value(metrics.get("logloss"), scale=1.0, decimals=3),
-                               _run_value(metrics.get("accuracy"), scale=100.0, decimals=1)]))
+            lines.append(
+                _row(
+                    [
+                        name,
+                        f"**this run** ({run_label})",
+                        _run_value(metrics.get("logloss"), scale=1.0, decimals=3),
+                        _run_value(metrics.get("accuracy"), scale=100.0, decimals=1),
+                    ]
+                )
+            )
         lines += published_rows(head)
-    lines.append(_row(["**Other audio-visual systems**", "", "", ""]))
-    lines += published_rows("system")
+    lines.append(_row(["**Audio-visual systems**", "", "", ""]))
     extra_heads = [h for h in run_heads if h not in dict(HEADS)]
     for head in extra_heads:
         metrics = run_heads[head]
-        lines.append(_row([f"{head} ({feature})", f"**this run** ({run_label})",
-                           _run_value(metrics.get("logloss"), scale=1.0, decimals=3),
-                           _run_value(metrics.get("accuracy"), scale=100.0, decimals=1)]))
+        lines.append(
+            _row(
+                [
+                    f"{head} head ({feature})",
+                    f"**this run** ({run_label})",
+                    _run_value(metrics.get("logloss"), scale=1.0, decimals=3),
+                    _run_value(metrics.get("accuracy"), scale=100.0, decimals=1),
+                ]
+            )
+        )
+    lines += published_rows("system")
     lines += [
         "",
         "Notes:",

@@ -8,16 +8,17 @@ saved under a temporary name and renamed (:func:`avsc.data.media.atomic_path`).
 from __future__ import annotations
 
 import logging
+from collections.abc import Mapping, Sequence
 from pathlib import Path
-from typing import Any, Mapping, Sequence
+from typing import Any
 
 import numpy as np
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 from matplotlib.ticker import MaxNLocator
 
-from avsc.data.media import atomic_path
 from avsc.data.tau import CLASSES
+from avsc.io import atomic_path
 
 LOG = logging.getLogger(__name__)
 
@@ -61,8 +62,15 @@ def plot_confusion(path: Path | str, confusion: np.ndarray, *, title: str) -> Pa
     ax.set_title(title)
     for i in range(cm.shape[0]):
         for j in range(cm.shape[1]):
-            ax.text(j, i, str(cm[i, j]), ha="center", va="center", fontsize=8,
-                    color="white" if norm[i, j] > 0.5 else "black")
+            ax.text(
+                j,
+                i,
+                str(cm[i, j]),
+                ha="center",
+                va="center",
+                fontsize=8,
+                color="white" if norm[i, j] > 0.5 else "black",
+            )
     return _save(fig, path)
 
 
@@ -122,8 +130,7 @@ def plot_training_curves(path: Path | str, history: Mapping[str, Sequence[float]
         Figure title.
     """
     lr = _pick(history, "learning_rate", "lr")
-    panels = [("loss", ("loss",), ("val_loss",)),
-              ("accuracy", ("accuracy", "acc"), ("val_accuracy", "val_acc"))]
+    panels = [("loss", ("loss",), ("val_loss",)), ("accuracy", ("accuracy", "acc"), ("val_accuracy", "val_acc"))]
     n = len(panels) + (1 if lr else 0)
     fig = Figure(figsize=(4.5 * n, 3.8))
     for k, (label, train_keys, val_keys) in enumerate(panels):

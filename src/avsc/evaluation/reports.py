@@ -11,14 +11,15 @@ import io
 import json
 import logging
 import math
+from collections.abc import Mapping, Sequence
 from pathlib import Path
-from typing import Any, Mapping, Sequence
+from typing import Any
 
 import numpy as np
 import pandas as pd
 
-from avsc.data.media import atomic_write_text
 from avsc.data.tau import CLASSES
+from avsc.io import atomic_write_text
 
 LOG = logging.getLogger(__name__)
 
@@ -82,8 +83,7 @@ def write_predictions(path: Path | str, frame: pd.DataFrame) -> Path:
     if missing:
         raise ValueError(f"predictions frame lacks columns {missing}")
     buf = io.StringIO()
-    frame[list(PREDICTION_COLUMNS)].to_csv(buf, sep="\t", index=False, float_format=PROBA_FORMAT,
-                                           lineterminator="\n")
+    frame[list(PREDICTION_COLUMNS)].to_csv(buf, sep="\t", index=False, float_format=PROBA_FORMAT, lineterminator="\n")
     atomic_write_text(path, buf.getvalue())
     LOG.info("wrote %d predictions to %s", len(frame), path)
     return Path(path)
@@ -180,7 +180,7 @@ def write_metrics_json(
 
 def _per_class(metrics: Mapping[str, Any]) -> Mapping[str, Any]:
     """Accept either a :func:`dcase_metrics` dict or its ``per_class`` block."""
-    return metrics["per_class"] if "per_class" in metrics else metrics
+    return metrics.get("per_class", metrics)
 
 
 def per_class_frame(heads: Mapping[str, Mapping[str, Any]]) -> pd.DataFrame:
@@ -227,7 +227,6 @@ def write_confusion_csv(path: Path | str, y_true_names: Sequence[str], y_pred_na
     """
     if len(y_true_names) != len(y_pred_names):
         raise ValueError(f"{len(y_true_names)} true labels but {len(y_pred_names)} predictions")
-    frame = pd.DataFrame({"actual": [str(x) for x in y_true_names],
-                          "predicted": [str(x) for x in y_pred_names]})
+    frame = pd.DataFrame({"actual": [str(x) for x in y_true_names], "predicted": [str(x) for x in y_pred_names]})
     atomic_write_text(path, frame.to_csv(index=False, lineterminator="\n"))
     return Path(path)

@@ -1,5 +1,9 @@
-"""The ``evaluate`` DVC stage: every head of the fused model on 1-s segments of fold1_evaluate,
-scored as DCASE 2021 Task 1B does, with reports, plots and an MLflow run (``stage=evaluate``).
+"""The ``evaluate`` DVC stage: every head of the active system's final model on the 1-s segments of
+fold1_evaluate, scored as DCASE 2021 Task 1B does, with reports, plots and an MLflow run.
+
+``metrics.json`` holds numbers only (``dvc exp show`` / ``dvc metrics diff`` columns: ``logloss``,
+``accuracy``, per head, per class, counts); what describes the run (system, data, head, dataset
+hash) is in ``run.json`` beside it.
 """
 
 from __future__ import annotations
@@ -7,6 +11,7 @@ from __future__ import annotations
 import json
 import logging
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -23,80 +28,154 @@ from avsc.evaluation.reports import (
     write_per_class_csv,
     write_predictions,
 )
-from avsc.training.inputs import OUTPUT_KEYS, load_split, segment_set
-from avsc.training.stages import MODEL_FILE, backbone_pretrained_flag, load_keras_model, model_dir
+from avsc.io import atomic_write_text
+from avsc.models.saving import load_keras_model, model_path
+from avsc.systems import get_system
+from avsc.systems.base import HEAD_NAMES, System
+from avsc.training.arrays import load_split
+from avsc.training.stages import backbone_pretrained_flag
 
 log = logging.getLogger(__name__)
-HEAD_NAMES = {"audio": "audio only", "visual": "visual only", "early": "early fusion", "late": "late fusion"}
 
 
-def predict_heads(model, inputs: dict, *, batch_size: int) -> dict[str, np.ndarray]:
-    """Probabilities ``(n, 10)`` of every head of the fused model."""
-    out = model.predict(inputs, batch_size=batch_size, verbose=0)
-    return {k: np.asarray(out[k], dtype=np.float64) for k in OUTPUT_KEYS}
+def final_head(params: Params, system: System) -> str:
+    """``evaluate.final_head``, or the system's own final head when it is null."""
+    head = params.evaluate.final_head or system.final_head
+    if head not in system.heads:
+        from avsc.errors import ConfigError
+
+        raise ConfigError(f"evaluate.final_head {head!r}: system {system.name} has heads {', '.join(system.heads)}")
+    return head
+
+
+def feature_label(params: Params) -> str:
+    """The audio feature kind of the active system (``gammatone``, ``logmel``, ``fbank`` ...)."""
+    return str(getattr(params.audio_features, "kind", "?"))
 
 
 def evaluate(params: Params, root_dir: Path | None = None) -> dict:
     """Run the evaluate stage; returns the metrics document."""
     import mlflow
 
-    from avsc.tracking.service import stage_run
+    from avsc.tracking.runs import log_parent_metrics, stage_run
 
     root_dir = root_dir or find_root()
+    system = get_system(params.system)
     manifest = read_manifest(root_dir / params.data.manifest)
     synthetic = manifest["synthetic"]
     out = root_dir / params.base.reports_dir / "evaluate"
     out.mkdir(parents=True, exist_ok=True)
-    model = load_keras_model(model_dir(params, root_dir, "finetune") / MODEL_FILE)
-    arrays = load_split(params, root_dir, "evaluate", modalities=("audio", "visual"))
-    inputs, y, clip_index, segment = segment_set(arrays, modalities=("audio", "visual"))
-    probas = predict_heads(model, inputs, batch_size=params.evaluate.batch_size)
-    heads = {name: dcase_metrics(y, p) for name, p in probas.items()}
-    final = params.evaluate.final_head
-    filenames = [arrays.filenames[i] for i in clip_index]
-    write_predictions(out / "predictions.csv", predictions_frame(filenames, segment, probas[final]))
-    extra = {"data": manifest["data"], "final_head": final, "n_segments": int(len(y)),
-             "n_clips": len(arrays.clips), "dataset_hash": manifest["dataset_hash"],
-             "feature_kind": params.features.audio.kind,
-             "backbone_pretrained": backbone_pretrained_flag(params, root_dir)}
-    write_metrics_json(out / "metrics.json", heads=heads, final_head=final, extra=extra)
+    model = load_keras_model(model_path(params, root_dir, "finetune"))
+    arrays = load_split(params, root_dir, "evaluate", modalities=system.modalities("finetune", params))
+    scores = system.segment_scores(model, arrays, batch_size=params.evaluate.batch_size)
+    heads = {name: dcase_metrics(scores.y, scores.probas[name]) for name in system.heads}
+    final = final_head(params, system)
+    filenames = [arrays.filenames[i] for i in scores.clip_index]
+    write_predictions(out / "predictions.csv", predictions_frame(filenames, scores.segment, scores.probas[final]))
+    n_evaluate = sum(c["split"] == "evaluate" for c in manifest["clips"])
+    counts = {"n_segments": len(scores.y), "n_clips": len(arrays), "n_skipped": n_evaluate - len(arrays)}
+    counts |= parameter_counts(model)
+    write_metrics_json(out / "metrics.json", heads=heads, final_head=final, extra=counts)
+    info = {
+        "system": system.name,
+        "final_head": final,
+        "data": manifest["data"],
+        "dataset_hash": manifest["dataset_hash"],
+        "feature_kind": feature_label(params),
+        "backbone": params.visual_features.backbone,
+        "backbone_pretrained": backbone_pretrained_flag(params, root_dir),
+        "profile": params.base.profile,
+        **counts,
+    }
+    atomic_write_text(out / "run.json", json.dumps(info, indent=1) + "\n")
     write_per_class_csv(out / "per_class.csv", {HEAD_NAMES[k]: v for k, v in heads.items()})
-    y_pred = probas[final].argmax(axis=1)
-    write_confusion_csv(out / "confusion.csv", [CLASSES[i] for i in y], [CLASSES[i] for i in y_pred])
+    y_pred = scores.probas[final].argmax(axis=1)
+    write_confusion_csv(out / "confusion.csv", [CLASSES[i] for i in scores.y], [CLASSES[i] for i in y_pred])
     label = "synthetic sample" if synthetic else "TAU fold1_evaluate"
-    plot_confusion(out / "confusion_matrix.png", np.asarray(heads[final]["confusion"]),
-                   title=f"{HEAD_NAMES[final]}, 1-s segments ({label})")
-    plot_per_class_accuracy(out / "per_class_accuracy.png", {HEAD_NAMES[k]: v for k, v in heads.items()},
-                            title=f"Class-wise accuracy per head ({label})")
-    text = comparison_markdown(run_heads=heads, feature_kind=params.features.audio.kind, synthetic=synthetic,
-                               run_label=f"{params.model.system}, {params.base.profile} profile, {label}")
+    plot_confusion(
+        out / "confusion_matrix.png",
+        np.asarray(heads[final]["confusion"]),
+        title=f"{system.name}, {HEAD_NAMES[final]}, 1-s segments ({label})",
+    )
+    plot_per_class_accuracy(
+        out / "per_class_accuracy.png",
+        {HEAD_NAMES[k]: v for k, v in heads.items()},
+        title=f"{system.name}: class-wise accuracy per head ({label})",
+    )
+    text = comparison_markdown(
+        run_heads=heads,
+        feature_kind=feature_label(params),
+        synthetic=synthetic,
+        run_label=f"{system.name}, {params.base.profile} profile, {label}",
+    )
     write_comparison(out / "comparison.md", text)
     doc = json.loads((out / "metrics.json").read_text())
-    with stage_run(stage="evaluate", system=params.model.system, data=manifest["data"],
-                   experiment=params.base.experiment, params=params.evaluate.model_dump(),
-                   lineage=("prepare", "features_audio", "features_visual", "finetune"),
-                   extra_tags={"dataset_hash": manifest["dataset_hash"],
-                               "backbone_pretrained": str(extra["backbone_pretrained"])}):
-        metrics = {"logloss": doc["logloss"], "accuracy": doc["accuracy"]}
-        for head, m in heads.items():
-            metrics[f"{head}/logloss"] = m["logloss"]
-            metrics[f"{head}/accuracy"] = m["accuracy"]
-            for cls, values in m["per_class"].items():
-                if values["accuracy"] is not None:
-                    metrics[f"{head}/accuracy/{cls}"] = values["accuracy"]
-                if values["logloss"] is not None:
-                    metrics[f"{head}/logloss/{cls}"] = values["logloss"]
-        mlflow.log_metrics({k: float(v) for k, v in metrics.items() if v is not None})
-        for name in ("metrics.json", "predictions.csv", "comparison.md", "confusion_matrix.png",
-                     "per_class_accuracy.png", "per_class.csv"):
+    with stage_run(
+        stage="evaluate",
+        params=params,
+        manifest=manifest,
+        run_params=params.evaluate.model_dump(),
+        lineage=tuple(dict.fromkeys((*system.plan("finetune").lineage, "finetune"))),
+        extra_tags={"backbone_pretrained": str(info["backbone_pretrained"]), "final_head": final},
+        dataset_context="evaluate",
+    ):
+        metrics = evaluate_metrics(doc, heads)
+        mlflow.log_metrics(metrics)
+        log_parent_metrics({k: v for k, v in metrics.items() if k.count("/") <= 1})
+        for name in (
+            "metrics.json",
+            "run.json",
+            "predictions.csv",
+            "comparison.md",
+            "confusion_matrix.png",
+            "per_class_accuracy.png",
+            "per_class.csv",
+        ):
             mlflow.log_artifact(str(out / name), artifact_path="evaluate")
     if synthetic:
         log.warning("evaluate: SYNTHETIC sample; these numbers are not comparable with published TAU results")
-    log.info("evaluate: %s head log-loss %.3f, accuracy %.1f %% over %d segments (%s)", final, doc["logloss"],
-             100 * doc["accuracy"], len(y), ", ".join(f"{k} {100 * v['accuracy']:.1f} %" for k, v in heads.items()))
-    return doc
+    log.info(
+        "evaluate: %s %s head log-loss %.3f, accuracy %.1f %% over %d segments (%s)",
+        system.name,
+        final,
+        doc["logloss"],
+        100 * doc["accuracy"],
+        len(scores.y),
+        ", ".join(f"{k} {100 * v['accuracy']:.1f} %" for k, v in heads.items()),
+    )
+    return {**doc, **info}
+
+
+def parameter_counts(model: Any) -> dict[str, int]:
+    """``params_total`` and ``params_trainable`` of the final model as it was fine-tuned (cached
+    embeddings: the frozen image backbones are not part of it; see ``avsc model-summary`` for them)."""
+    from avsc.models.secrnn import count_params
+
+    counts = count_params(model)
+    return {"params_total": counts["total"], "params_trainable": counts["trainable"]}
+
+
+def evaluate_metrics(doc: dict, heads: dict[str, Any]) -> dict[str, float]:
+    """MLflow metrics of the evaluate run: ``logloss``, ``accuracy`` (final head), ``<head>/<metric>``
+    and ``<head>/<metric>/<class>``; undefined values are left out."""
+    metrics: dict[str, Any] = {
+        "logloss": doc["logloss"],
+        "accuracy": doc["accuracy"],
+        "params_total": doc.get("params_total"),
+        "params_trainable": doc.get("params_trainable"),
+    }
+    for head, m in heads.items():
+        metrics[f"{head}/logloss"] = m["logloss"]
+        metrics[f"{head}/accuracy"] = m["accuracy"]
+        for cls, values in m["per_class"].items():
+            if values["accuracy"] is not None:
+                metrics[f"{head}/accuracy/{cls}"] = values["accuracy"]
+            if values["logloss"] is not None:
+                metrics[f"{head}/logloss/{cls}"] = values["logloss"]
+    return {k: float(v) for k, v in metrics.items() if v is not None and np.isfinite(v)}
 
 
 def cli_evaluate(args) -> int:
+    """``avsc evaluate``: run the evaluate stage outside DVC."""
     evaluate(load_params(args.params))
     return 0

@@ -12,9 +12,11 @@ from avsc.config.settings import find_root, load_params
 def summary_text(metrics: dict) -> str:
     """One line per head: class-wise (macro) log-loss and accuracy, as DCASE reports them."""
     data = metrics.get("data", "?")
-    lines = [f"evaluate ({'SYNTHETIC sample, not comparable with TAU' if data == 'synthetic' else data}, "
-             f"{metrics.get('n_segments', '?')} one-second segments)",
-             f"  {'head':<8}{'log-loss':>10}{'accuracy':>10}"]
+    lines = [
+        f"evaluate ({'SYNTHETIC sample, not comparable with TAU' if data == 'synthetic' else data}, "
+        f"{metrics.get('n_segments', '?')} one-second segments)",
+        f"  {'head':<8}{'log-loss':>10}{'accuracy':>10}",
+    ]
     for head, block in metrics.get("heads", {}).items():
         marker = "  <- final" if head == metrics.get("final_head") else ""
         lines.append(f"  {head:<8}{block['logloss']:>10.3f}{100 * block['accuracy']:>9.1f}%{marker}")
