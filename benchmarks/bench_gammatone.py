@@ -60,9 +60,17 @@ def main() -> int:
         mel_times.extend(_timed(logmel, x, SR, **PARAMS)[0] for _ in range(N_REPEAT))
         a, b = np.log(ref + 1e-8), np.log(fast + 1e-8)
         corr = float(np.corrcoef(a.ravel(), b.ravel())[0, 1])
-        rows.append(dict(clip=name, shape_ok=ref.shape == fast.shape, shape=list(fast.shape), corr=corr,
-                         max_abs_log_diff=float(np.abs(a - b).max()), ref_s=t_ref,
-                         fast_s=statistics.median(t for t, _ in fast_runs)))
+        rows.append(
+            dict(
+                clip=name,
+                shape_ok=ref.shape == fast.shape,
+                shape=list(fast.shape),
+                corr=corr,
+                max_abs_log_diff=float(np.abs(a - b).max()),
+                ref_s=t_ref,
+                fast_s=statistics.median(t for t, _ in fast_runs),
+            )
+        )
 
     t_clip = []
     for _name, audio, sr in clips:
@@ -72,25 +80,40 @@ def main() -> int:
     ref_med, fast_med, mel_med = (statistics.median(v) for v in (ref_times, fast_times, mel_times))
     corrs = [r["corr"] for r in rows]
     summary = dict(
-        n_clips=len(rows), corr_min=min(corrs), corr_mean=float(np.mean(corrs)),
-        max_abs_log_diff=max(r["max_abs_log_diff"] for r in rows), shapes_identical=all(r["shape_ok"] for r in rows),
-        ref_s_per_channel=ref_med, fast_s_per_channel=fast_med, speedup=ref_med / fast_med,
-        logmel_s_per_channel=mel_med, fast_vs_logmel=fast_med / mel_med,
-        clip_features_clips_per_s=len(clips) / sum(t_clip), clip_features_x_realtime=duration / sum(t_clip),
+        n_clips=len(rows),
+        corr_min=min(corrs),
+        corr_mean=float(np.mean(corrs)),
+        max_abs_log_diff=max(r["max_abs_log_diff"] for r in rows),
+        shapes_identical=all(r["shape_ok"] for r in rows),
+        ref_s_per_channel=ref_med,
+        fast_s_per_channel=fast_med,
+        speedup=ref_med / fast_med,
+        logmel_s_per_channel=mel_med,
+        fast_vs_logmel=fast_med / mel_med,
+        clip_features_clips_per_s=len(clips) / sum(t_clip),
+        clip_features_x_realtime=duration / sum(t_clip),
         clip_features_shape=list(feats.shape),
     )
 
     print(f"{'clip':42s} {'shape':>9s} {'corr':>8s} {'maxdiff':>8s} {'ref s':>7s} {'fast ms':>8s}")
     for r in rows:
-        print(f"{r['clip']:42s} {'ok' if r['shape_ok'] else 'DIFF':>9s} {r['corr']:8.5f} {r['max_abs_log_diff']:8.3f} "
-              f"{r['ref_s']:7.2f} {r['fast_s'] * 1e3:8.1f}")
+        print(
+            f"{r['clip']:42s} {'ok' if r['shape_ok'] else 'DIFF':>9s} {r['corr']:8.5f} {r['max_abs_log_diff']:8.3f} "
+            f"{r['ref_s']:7.2f} {r['fast_s'] * 1e3:8.1f}"
+        )
     s = summary
-    print(f"corr min/mean {s['corr_min']:.5f}/{s['corr_mean']:.5f}  max |log diff| {s['max_abs_log_diff']:.3f}  "
-          f"shapes identical: {s['shapes_identical']}")
-    print(f"per 10-s channel: reference {ref_med:.2f} s (median of {len(ref_times)}), fast {fast_med * 1e3:.1f} ms "
-          f"(median of {len(fast_times)}), librosa logmel {mel_med * 1e3:.1f} ms (fast/logmel {s['fast_vs_logmel']:.2f})")
-    print(f"clip_features (resample + 3 channels, 1 process): {s['clip_features_clips_per_s']:.2f} clips/s, "
-          f"{s['clip_features_x_realtime']:.1f}x real time, shape {tuple(s['clip_features_shape'])}")
+    print(
+        f"corr min/mean {s['corr_min']:.5f}/{s['corr_mean']:.5f}  max |log diff| {s['max_abs_log_diff']:.3f}  "
+        f"shapes identical: {s['shapes_identical']}"
+    )
+    print(
+        f"per 10-s channel: reference {ref_med:.2f} s (median of {len(ref_times)}), fast {fast_med * 1e3:.1f} ms "
+        f"(median of {len(fast_times)}), librosa logmel {mel_med * 1e3:.1f} ms (fast/logmel {s['fast_vs_logmel']:.2f})"
+    )
+    print(
+        f"clip_features (resample + 3 channels, 1 process): {s['clip_features_clips_per_s']:.2f} clips/s, "
+        f"{s['clip_features_x_realtime']:.1f}x real time, shape {tuple(s['clip_features_shape'])}"
+    )
     print(f"gammatone: corr_min={s['corr_min']:.5f} speedup={s['speedup']:.1f}x")
     OUT.parent.mkdir(parents=True, exist_ok=True)
     OUT.write_text(json.dumps(dict(summary=summary, clips=rows), indent=2) + "\n")

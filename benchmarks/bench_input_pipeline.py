@@ -17,7 +17,7 @@ from pathlib import Path
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 
-import numpy as np  # noqa: E402
+import numpy as np
 
 
 def main() -> None:
@@ -30,33 +30,40 @@ def main() -> None:
 
     import keras
 
-    from avsc.config.settings import AudioModel, VisualModel
+    from avsc.config.models import SecrnnAudio, SecrnnVisual
+    from avsc.config.settings import TrainSection
     from avsc.models.secrnn import build_audio_module, build_visual_module
-    from avsc.training.inputs import SplitArrays, epoch_batches, training_dataset
+    from avsc.systems.secrnn import Secrnn
+    from avsc.training.arrays import ClipArrays
+    from avsc.training.batches import training_dataset
 
     rng = np.random.default_rng(0)
     n = args.clips
-    arrays = SplitArrays(
-        clips=[f"c{i}" for i in range(n)], filenames=[f"audio/c{i}.wav" for i in range(n)],
+    arrays = ClipArrays(
+        clips=[f"c{i}" for i in range(n)],
+        filenames=[f"audio/c{i}.wav" for i in range(n)],
         y=rng.integers(0, 10, n),
+        n_seconds=10,
         audio=rng.standard_normal((n, 64, 500, 3), dtype=np.float32) if args.model == "audio" else None,
+        audio_time_axis=1,
+        audio_fps=50.0,
         visual=rng.standard_normal((n, 50, 512), dtype=np.float32) if args.model == "visual" else None,
+        visual_fps=5,
     )
-    modalities = (args.model,)
+    system = Secrnn()
+    cfg = TrainSection(batch_size=args.batch_size, crops_per_clip=1, mixup_alpha=0.4)
 
     def fresh_model():
         keras.utils.set_random_seed(0)
-        model = build_audio_module(AudioModel()) if args.model == "audio" else build_visual_module(VisualModel())
+        model = build_audio_module(SecrnnAudio()) if args.model == "audio" else build_visual_module(SecrnnVisual())
         model.compile(optimizer=keras.optimizers.Adam(1e-3), loss="categorical_crossentropy", metrics=["accuracy"])
         return model
 
     # in-memory: the same number of batches, built once, as plain tensors
-    batches = list(epoch_batches(arrays, modalities=modalities, batch_size=args.batch_size, crops_per_clip=1,
-                                 mixup_alpha=0.4, rng=np.random.default_rng(1)))
+    batches = list(system.epoch_batches(args.model, arrays, cfg=cfg, rng=np.random.default_rng(1)))
     x_mem = np.concatenate([b[0] for b in batches])
     y_mem = np.concatenate([b[1] for b in batches])
-    ds, steps = training_dataset(arrays, modalities=modalities, batch_size=args.batch_size, crops_per_clip=1,
-                                 mixup_alpha=0.4, seed=1)
+    ds, steps = training_dataset(system, args.model, arrays, cfg=cfg, seed=1)
     results = {}
     for name in ("in_memory", "pipeline", "in_memory_2", "pipeline_2"):
         model = fresh_model()
@@ -79,8 +86,11 @@ def main() -> None:
     print(f"input pipeline / in-memory = {ratio:.3f} (aim >= 0.9)")
     out = Path(__file__).resolve().parent / "results"
     out.mkdir(exist_ok=True)
-    (out / f"input_pipeline_{args.model}.json").write_text(json.dumps(
-        {"in_memory_sps": mem, "pipeline_sps": pipe, "ratio": ratio, "runs": results, **vars(args)}, indent=1))
+    (out / f"input_pipeline_{args.model}.json").write_text(
+        json.dumps(
+            {"in_memory_sps": mem, "pipeline_sps": pipe, "ratio": ratio, "runs": results, **vars(args)}, indent=1
+        )
+    )
 
 
 if __name__ == "__main__":
