@@ -32,26 +32,45 @@ def tau_audio_dir() -> Path:
 def isolated_mlflow(tmp_path_factory, monkeypatch):
     """Every test gets its own SQLite MLflow store, never the repo's mlruns/."""
     store = tmp_path_factory.mktemp("mlruns")
-    monkeypatch.setenv("MLFLOW_TRACKING_URI", f"sqlite:///{store}/mlflow.db")
+    uri = f"sqlite:///{store}/mlflow.db"
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", uri)
     monkeypatch.setenv("AVSC_MLFLOW_ARTIFACTS", str(store / "artifacts"))
+    _point_mlflow_at(uri)  # an earlier test's configure() set MLflow's process-wide URI; the env var alone loses
     yield store
+
+
+def _point_mlflow_at(uri: str) -> None:
+    import mlflow
+
+    mlflow.set_tracking_uri(uri)
+    mlflow.set_registry_uri(uri)
 
 
 @pytest.fixture(scope="session")
 def synthetic_dataset(tmp_path_factory) -> Path:
     """A small synthetic dataset in the TAU layout (3-s clips, 4 per class), made once per session."""
-    from avsc.data.synth import SynthConfig, synthesize
+    from avsc.data.synthetic import SynthConfig, synthesize
 
     out = tmp_path_factory.mktemp("synth") / "tau"
-    synthesize(SynthConfig(out=out, clips_per_class=4, seed=7, duration_s=3.0, cities=3,
-                           video_width=64, video_height=48, video_fps=10))
+    synthesize(
+        SynthConfig(
+            out=out, clips_per_class=4, seed=7, duration_s=3.0, cities=3, video_width=64, video_height=48, video_fps=10
+        )
+    )
     return out
 
 
 TINY_PARAMS = {
     "base": {"seed": 3},
     "data": {"root": "data/tau-synthetic"},
-    "features": {"workers": 2, "visual": {"image_size": 32, "batch_size": 50}},
+    "features": {
+        "workers": 2,
+        "visual": {
+            "secrnn": {"image_size": 32, "batch_size": 50},
+            "dualstream": {"backbone": "resnet50", "fps": 1, "image_size": 32, "batch_size": 50},
+            "joint": {"backbone": "resnet50", "fps": 1, "image_size": 32, "batch_size": 50, "keep_frames": True},
+        },
+    },
     "train_audio": {"epochs": 2, "batch_size": 16, "crops_per_clip": 2},
     "train_visual": {"epochs": 2, "batch_size": 16, "crops_per_clip": 2},
     "train_fusion": {"epochs": 1, "batch_size": 16, "crops_per_clip": 2},
@@ -78,14 +97,17 @@ def make_workspace(base: Path, dataset: Path, overrides: dict | None = None) -> 
 
 @pytest.fixture(scope="session")
 def features_workspace(tmp_path_factory, synthetic_dataset) -> Path:
-    """A workspace after prepare + both feature stages (tiny settings), shared read-only by tests."""
+    """A workspace after prepare, validate and both feature stages (tiny settings), shared read-only by tests."""
     from avsc.config.settings import load_params
     from avsc.data.manifest import prepare
-    from avsc.features.stage import run_audio_stage, run_visual_stage
+    from avsc.data.validation.entry import main_for_stage as validate_stage
+    from avsc.features.audio_stage import run_audio_stage
+    from avsc.features.visual_stage import run_visual_stage
 
     root = make_workspace(tmp_path_factory.mktemp("ws") / "repo", synthetic_dataset)
     params = load_params(root / "params.yaml")
     prepare(params, root)
+    validate_stage(params, root)  # the feature stages refuse to run without a valid report
     run_audio_stage(params, root)
     run_visual_stage(params, root)
     return root
@@ -103,6 +125,7 @@ class TrainedWorkspace:
     def use(self, monkeypatch) -> None:
         """Point this test at the trained workspace's store (the autouse fixture set a fresh one)."""
         monkeypatch.setenv("MLFLOW_TRACKING_URI", self.tracking_uri)
+        _point_mlflow_at(self.tracking_uri)
         monkeypatch.setenv("AVSC_MLFLOW_ARTIFACTS", str(self.artifacts))
         monkeypatch.setenv("AVSC_ROOT", str(self.root))
 
@@ -127,8 +150,12 @@ def trained_workspace(tmp_path_factory, features_workspace) -> TrainedWorkspace:
     store = base / "mlruns"
     store.mkdir()
     uri = f"sqlite:///{store}/mlflow.db"
-    env = {"AVSC_ROOT": str(root), "MLFLOW_TRACKING_URI": uri, "AVSC_MLFLOW_ARTIFACTS": str(store / "artifacts"),
-           "AVSC_PIPELINE_RUN": "pytest-trained-workspace"}
+    env = {
+        "AVSC_ROOT": str(root),
+        "MLFLOW_TRACKING_URI": uri,
+        "AVSC_MLFLOW_ARTIFACTS": str(store / "artifacts"),
+        "AVSC_PIPELINE_RUN": "pytest-trained-workspace",
+    }
     saved = {k: os.environ.get(k) for k in env}
     os.environ.update(env)
     try:
@@ -144,3 +171,9 @@ def trained_workspace(tmp_path_factory, features_workspace) -> TrainedWorkspace:
             else:
                 os.environ[key] = value
     return TrainedWorkspace(root, uri, store / "artifacts", result)
+
+
+@pytest.fixture(scope="session")
+def workspace_maker():
+    """:func:`make_workspace`, for test modules that build their own workspaces."""
+    return make_workspace

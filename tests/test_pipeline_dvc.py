@@ -22,8 +22,20 @@ REPO = Path(__file__).resolve().parents[1]
 BIN = REPO / ".venv" / "bin"
 OVERRIDES = {
     "base": {"seed": 3},
-    "data": {"root": "data/tau-synthetic"},
-    "features": {"workers": 2, "visual": {"image_size": 32, "batch_size": 50}},
+    "data": {
+        "synthetic": {
+            "clips_per_class": 2,
+            "duration_s": 1.0,
+            "cities": 2,
+            "video_width": 16,
+            "video_height": 16,
+            "video_fps": 2,
+        }
+    },
+    "features": {
+        "workers": 2,
+        "visual": {s: {"image_size": 32, "batch_size": 50} for s in ("secrnn", "dualstream", "joint")},
+    },
     "train_audio": {"epochs": 1, "batch_size": 16, "crops_per_clip": 2},
     "train_visual": {"epochs": 1, "batch_size": 16, "crops_per_clip": 2},
     "train_fusion": {"epochs": 1, "batch_size": 16, "crops_per_clip": 2},
@@ -48,13 +60,23 @@ def dvc_repo(tmp_path, synthetic_dataset, isolated_mlflow):
     shutil.copytree(REPO / "pipelines", root / "pipelines", ignore=shutil.ignore_patterns("__pycache__"))
     shutil.copytree(REPO / "src" / "avsc", root / "src" / "avsc", ignore=shutil.ignore_patterns("__pycache__"))
     shutil.copy(REPO / "dvc.yaml", root / "dvc.yaml")
+    dataset = tmp_path / "tau"  # a user's dataset outside the repository (as `avsc data add --reference`)
+    shutil.copytree(synthetic_dataset, dataset)
     params = _merge(yaml.safe_load((REPO / "params.yaml").read_text()), OVERRIDES)
+    params["data"]["root"] = str(dataset)
     (root / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
-    shutil.copytree(synthetic_dataset, root / "data" / "tau-synthetic")
     env = {k: v for k, v in os.environ.items() if k not in ("AVSC_ROOT", "AVSC_PIPELINE_RUN")}
-    env.update({"PATH": f"{BIN}{os.pathsep}{env.get('PATH', '')}", "DVC_NO_ANALYTICS": "1",
-                "TF_CPP_MIN_LOG_LEVEL": "3", "GIT_AUTHOR_NAME": "t", "GIT_AUTHOR_EMAIL": "t@example.org",
-                "GIT_COMMITTER_NAME": "t", "GIT_COMMITTER_EMAIL": "t@example.org"})
+    env.update(
+        {
+            "PATH": f"{BIN}{os.pathsep}{env.get('PATH', '')}",
+            "DVC_NO_ANALYTICS": "1",
+            "TF_CPP_MIN_LOG_LEVEL": "3",
+            "GIT_AUTHOR_NAME": "t",
+            "GIT_AUTHOR_EMAIL": "t@example.org",
+            "GIT_COMMITTER_NAME": "t",
+            "GIT_COMMITTER_EMAIL": "t@example.org",
+        }
+    )
 
     def run(*cmd: str, check: bool = True) -> str:
         proc = subprocess.run(list(cmd), cwd=root, env=env, capture_output=True, text=True, timeout=900)
@@ -89,7 +111,7 @@ def test_repro_skips_reruns_and_tracks_changes(dvc_repo):
     assert "up to date" in dvc("status", *stages)
 
     # a WAV with different samples: prepare (and everything after it) is stale
-    wav = sorted((root / "data" / "tau-synthetic" / "audio").glob("*.wav"))[0]
+    wav = sorted((root.parent / "tau" / "audio").glob("*.wav"))[0]
     data, sr = sf.read(wav, always_2d=True)
     sf.write(wav, np.clip(data * 0.9 + 1e-3, -1, 1), sr, subtype="PCM_24")
     status = dvc("status", *stages)
@@ -106,3 +128,28 @@ def test_repro_skips_reruns_and_tracks_changes(dvc_repo):
     assert "up to date" in dvc("status", *stages)
     train_status = dvc("status", "train_audio", check=False)
     assert "train_audio" in train_status
+
+
+def test_switching_systems_reruns_only_what_depends_on_it_and_restores_from_the_run_cache(dvc_repo):
+    root, dvc = dvc_repo
+    stages = ("prepare", "validate", "features_audio")
+    dvc("repro", *stages)
+    secrnn_lock = yaml.safe_load((root / "dvc.lock").read_text())["stages"]["features_audio"]["outs"][0]["md5"]
+
+    params = yaml.safe_load((root / "params.yaml").read_text())
+    params["model"]["system"] = "dualstream"
+    (root / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
+    status = dvc("status", *stages)
+    assert "features_audio:" in status and "prepare:" not in status and "validate:" not in status, status
+    out = dvc("repro", *stages)
+    assert "Running stage 'features_audio'" in out and "Running stage 'prepare'" not in out, out
+    lock = yaml.safe_load((root / "dvc.lock").read_text())["stages"]["features_audio"]
+    assert lock["outs"][0]["md5"] != secrnn_lock
+    assert "features.audio.dualstream" in lock["params"]["params.yaml"]
+    assert np.load(next((root / "data" / "features" / "audio").glob("*.npy"))).shape == (30, 256)
+
+    params["model"]["system"] = "secrnn"  # back: DVC's run cache restores the SE-CRNN's features
+    (root / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
+    out = dvc("repro", *stages)
+    assert "Running stage 'features_audio'" not in out and "is cached" in out, out
+    assert yaml.safe_load((root / "dvc.lock").read_text())["stages"]["features_audio"]["outs"][0]["md5"] == secrnn_lock

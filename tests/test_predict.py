@@ -82,14 +82,27 @@ def _bad_inputs(tmp: Path, video: Path, audio: Path) -> dict[str, tuple[list[str
         "44.1 kHz": (["--video", str(video), "--audio", str(sr441), "--model", URI], "44100"),
         "mono": (["--video", str(video), "--audio", str(mono), "--model", URI], "channel"),
         "0.5 s": (["--video", str(video), "--audio", str(short), "--model", URI], "at least 1 s"),
-        "unknown model": (["--video", str(video), "--audio", str(audio), "--model", "models:/nope@champion"],
-                          "models:/nope@champion"),
+        "unknown model": (
+            ["--video", str(video), "--audio", str(audio), "--model", "models:/nope@champion"],
+            "models:/nope@champion",
+        ),
         "audio without video": (["--audio", str(audio), "--model", URI], "--video"),
     }
 
 
-@pytest.mark.parametrize("case", ["missing audio", "missing video", "text as wav", "44.1 kHz", "mono", "0.5 s",
-                                  "unknown model", "audio without video"])
+@pytest.mark.parametrize(
+    "case",
+    [
+        "missing audio",
+        "missing video",
+        "text as wav",
+        "44.1 kHz",
+        "mono",
+        "0.5 s",
+        "unknown model",
+        "audio without video",
+    ],
+)
 def test_predict_bad_input_is_one_line_exit_2(case, clip, tmp_path, capsys):
     video, audio = clip
     args, expected = _bad_inputs(tmp_path, video, audio)[case]

@@ -1,4 +1,4 @@
-"""The synthetic dataset: exact TAU layout, media formats, determinism, folds, CLI and bootstrap."""
+"""The synthetic dataset: exact TAU layout, media formats, determinism, folds, CLI and the synth stage."""
 
 from __future__ import annotations
 
@@ -15,8 +15,10 @@ import soundfile as sf
 
 from avsc.cli import main as avsc_main
 from avsc.data import media
-from avsc.data.bootstrap import main as bootstrap_main
-from avsc.data.synth import SynthConfig, fold_sizes, render_audio, render_video, synthesize
+from avsc.data.synthetic import SynthConfig, synthesize
+from avsc.data.synthetic.audio import render_audio
+from avsc.data.synthetic.plan import fold_sizes
+from avsc.data.synthetic.video import render_video
 from avsc.data.tau import CITIES, CLASSES, load_dataset, parse_clip_name
 from avsc.errors import ConfigError, DataError
 
@@ -24,8 +26,9 @@ NAME = re.compile(r"^(?P<scene>[a-z_]+)-(?P<city>[a-z]+)-(?P<location>\d+)-(?P<s
 
 
 def tiny(out: Path, seed: int = 3) -> SynthConfig:
-    return SynthConfig(out=out, clips_per_class=2, seed=seed, duration_s=1.5, cities=2,
-                       video_width=32, video_height=24, video_fps=4)
+    return SynthConfig(
+        out=out, clips_per_class=2, seed=seed, duration_s=1.5, cities=2, video_width=32, video_height=24, video_fps=4
+    )
 
 
 def digest(path: Path) -> str:
@@ -38,8 +41,14 @@ def read(path: Path) -> pd.DataFrame:
 
 def test_layout_and_names(synthetic_dataset: Path) -> None:
     root = synthetic_dataset
-    for rel in ("meta.csv", "evaluation_setup/fold1_train.csv", "evaluation_setup/fold1_evaluate.csv",
-                "evaluation_setup/fold1_test.csv", "SYNTHETIC", "README.txt"):
+    for rel in (
+        "meta.csv",
+        "evaluation_setup/fold1_train.csv",
+        "evaluation_setup/fold1_evaluate.csv",
+        "evaluation_setup/fold1_test.csv",
+        "SYNTHETIC",
+        "README.txt",
+    ):
         assert (root / rel).is_file(), rel
     assert "SYNTHETIC" in (root / "SYNTHETIC").read_text()
     meta = read(root / "meta.csv")
@@ -115,8 +124,9 @@ def test_scenes_differ(synthetic_dataset: Path) -> None:
     meta = read(synthetic_dataset / "meta.csv")
     park = meta[meta["scene_label"] == "park"].iloc[0]
     metro = meta[meta["scene_label"] == "metro"].iloc[0]
-    green = [media.decode_frames(synthetic_dataset / r["filename_video"], fps=2).mean(axis=(0, 1, 2))
-             for r in (park, metro)]
+    green = [
+        media.decode_frames(synthetic_dataset / r["filename_video"], fps=2).mean(axis=(0, 1, 2)) for r in (park, metro)
+    ]
     assert green[0][1] > green[1][1] + 10  # park is greener than the metro
 
     def centroid(rel: str) -> float:
@@ -194,8 +204,25 @@ def test_cli_help() -> None:
 
 def test_cli_writes_dataset(tmp_path: Path) -> None:
     out = tmp_path / "cli"
-    code = avsc_main(["synth", "--out", str(out), "--clips-per-class", "2", "--duration", "1.5",
-                      "--cities", "2", "--video-size", "32x24", "--video-fps", "4", "--seed", "3"])
+    code = avsc_main(
+        [
+            "synth",
+            "--out",
+            str(out),
+            "--clips-per-class",
+            "2",
+            "--duration",
+            "1.5",
+            "--cities",
+            "2",
+            "--video-size",
+            "32x24",
+            "--video-fps",
+            "4",
+            "--seed",
+            "3",
+        ]
+    )
     assert code == 0
     assert len(read(out / "meta.csv")) == 20
     assert media.probe_video(next((out / "video").iterdir())).width == 32
@@ -216,34 +243,51 @@ def _params(tmp_path: Path, root: str) -> Path:
     return tmp_path / "params.yaml"
 
 
-def test_bootstrap_creates_default_sample_then_keeps_it(tmp_path: Path, caplog) -> None:
-    params = _params(tmp_path, "data/tau-synthetic")
-    assert bootstrap_main(["--params", str(params)]) == 0
-    root = tmp_path / "data" / "tau-synthetic"
-    assert (root / "meta.csv").is_file() and (root / "SYNTHETIC").is_file()
-    before = digest(root / "meta.csv")
-    caplog.set_level("INFO")
-    assert bootstrap_main(["--params", str(params)]) == 0
-    assert "dataset present" in caplog.text
-    assert digest(root / "meta.csv") == before
+def test_synth_stage_writes_the_sample_and_replaces_only_its_own(tmp_path: Path) -> None:
+    from avsc.config.settings import load_params
+    from avsc.data.synthetic.stage import SYNTHETIC_ROOT, run_synth_stage
+
+    params = load_params(_params(tmp_path, SYNTHETIC_ROOT))
+    out = run_synth_stage(params, tmp_path)
+    assert out == tmp_path / SYNTHETIC_ROOT
+    assert (out / "meta.csv").is_file() and (out / "SYNTHETIC").is_file()
+    assert len(list((out / "audio").glob("*.wav"))) == 20
+    first = digest(out / "meta.csv")
+    run_synth_stage(params, tmp_path)  # an earlier sample is replaced by the same one
+    assert digest(out / "meta.csv") == first
 
 
-def test_bootstrap_never_creates_a_user_path(tmp_path: Path, capsys) -> None:
-    params = _params(tmp_path, str(tmp_path / "my-tau"))
-    assert bootstrap_main(["--params", str(params)]) == 2
-    err = capsys.readouterr().err.strip().splitlines()
-    assert len(err) == 1 and "meta.csv" in err[0]
-    assert not (tmp_path / "my-tau").exists()
+def test_synth_stage_never_overwrites_a_folder_it_did_not_write(tmp_path: Path, capsys) -> None:
+    from avsc.config.settings import load_params
+    from avsc.data.synthetic.stage import SYNTHETIC_ROOT, run_synth_stage
+    from avsc.errors import DataError
+
+    out = tmp_path / SYNTHETIC_ROOT
+    out.mkdir(parents=True)
+    (out / "my-notes.txt").write_text("mine")
+    with pytest.raises(DataError, match="not a synthetic sample avsc wrote"):
+        run_synth_stage(load_params(_params(tmp_path, SYNTHETIC_ROOT)), tmp_path)
+    assert (out / "my-notes.txt").read_text() == "mine"
 
 
 def test_rendering_is_deterministic() -> None:
     """The frames and audio handed to the encoders depend only on the seeds."""
     for scene in ("bus", "street_traffic"):
-        runs = [(render_video(scene=scene, n_frames=5, fps=5, width=32, height=24,
-                              loc_rng=np.random.default_rng(1), rng=np.random.default_rng(seed)),
-                 render_audio(scene=scene, n=24000, loc_rng=np.random.default_rng(1),
-                              rng=np.random.default_rng(seed)))
-                for seed in (2, 2, 3)]
+        runs = [
+            (
+                render_video(
+                    scene=scene,
+                    n_frames=5,
+                    fps=5,
+                    width=32,
+                    height=24,
+                    loc_rng=np.random.default_rng(1),
+                    rng=np.random.default_rng(seed),
+                ),
+                render_audio(scene=scene, n=24000, loc_rng=np.random.default_rng(1), rng=np.random.default_rng(seed)),
+            )
+            for seed in (2, 2, 3)
+        ]
         assert np.array_equal(runs[0][0], runs[1][0]) and np.array_equal(runs[0][1], runs[1][1])
         assert not np.array_equal(runs[0][0], runs[2][0]) and not np.array_equal(runs[0][1], runs[2][1])
         assert runs[0][0].dtype == np.uint8 and runs[0][1].shape == (24000, 2)

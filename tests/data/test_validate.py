@@ -193,9 +193,24 @@ def in_both_splits(root: Path, tmp: Path):
     return train.iloc[1]["filename_audio"], "clip must not be in both fold1_train and fold1_evaluate"
 
 
-DEFECTS = [missing_column, unknown_label, bad_file_name, dotdot_path, absolute_path, symlink_outside,
-           missing_file, rate_44k, mono, short_audio, truncated_wav, corrupt_mp4, short_video,
-           duplicate_row, shared_location, in_both_splits]
+DEFECTS = [
+    missing_column,
+    unknown_label,
+    bad_file_name,
+    dotdot_path,
+    absolute_path,
+    symlink_outside,
+    missing_file,
+    rate_44k,
+    mono,
+    short_audio,
+    truncated_wav,
+    corrupt_mp4,
+    short_video,
+    duplicate_row,
+    shared_location,
+    in_both_splits,
+]
 
 
 @pytest.fixture

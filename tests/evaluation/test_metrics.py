@@ -29,11 +29,13 @@ def _row(**probs: float) -> list[float]:
 def three_segments() -> tuple[np.ndarray, np.ndarray]:
     # two airport segments, one bus segment
     y = np.array([0, 0, 1])
-    proba = np.array([
-        _row(airport=0.5, bus=0.5),        # airport, p(true)=0.5 (argmax tie -> airport, index 0)
-        _row(airport=0.2, bus=0.8),        # airport, p(true)=0.2, predicted bus
-        _row(airport=0.1, bus=0.6, metro=0.3),  # bus, p(true)=0.6
-    ])
+    proba = np.array(
+        [
+            _row(airport=0.5, bus=0.5),  # airport, p(true)=0.5 (argmax tie -> airport, index 0)
+            _row(airport=0.2, bus=0.8),  # airport, p(true)=0.2, predicted bus
+            _row(airport=0.1, bus=0.6, metro=0.3),  # bus, p(true)=0.6
+        ]
+    )
     return y, proba
 
 
@@ -69,8 +71,11 @@ def test_dcase_metrics_by_hand(three_segments):
     assert m["overall_logloss"] == pytest.approx((-math.log(0.5) - math.log(0.2) - math.log(0.6)) / 3)
     assert m["n"] == 3
     assert list(m["per_class"]) == list(CLASSES)
-    assert m["per_class"]["airport"] == {"logloss": pytest.approx((-math.log(0.5) - math.log(0.2)) / 2),
-                                         "accuracy": 0.5, "n": 2}
+    assert m["per_class"]["airport"] == {
+        "logloss": pytest.approx((-math.log(0.5) - math.log(0.2)) / 2),
+        "accuracy": 0.5,
+        "n": 2,
+    }
     assert m["per_class"]["metro"] == {"logloss": None, "accuracy": None, "n": 0}
     assert m["confusion"][0][1] == 1 and len(m["confusion"]) == 10
 
@@ -126,8 +131,7 @@ def test_against_sklearn(random_predictions):
 
 def test_float32_input_matches_float64(random_predictions):
     y, proba = random_predictions
-    np.testing.assert_allclose(classwise_logloss(y, proba.astype(np.float32)), classwise_logloss(y, proba),
-                               rtol=1e-5)
+    np.testing.assert_allclose(classwise_logloss(y, proba.astype(np.float32)), classwise_logloss(y, proba), rtol=1e-5)
 
 
 def test_rejects_bad_shapes():

@@ -26,8 +26,12 @@ def test_metrics_json(evaluate_dir, trained_workspace):
     doc = json.loads((evaluate_dir / "metrics.json").read_text())
     assert 0.0 <= doc["accuracy"] <= 1.0
     assert doc["logloss"] > 0
-    assert doc["data"] == "synthetic"
     assert set(doc["per_class"]) == set(CLASSES)
+    numbers = pd.json_normalize(doc).iloc[0]
+    assert all(v is None or isinstance(v, int | float) for v in numbers), "metrics.json holds numbers only"
+    info = json.loads((evaluate_dir / "run.json").read_text())
+    assert info["data"] == "synthetic" and info["system"] == "secrnn" and info["final_head"] == "late"
+    assert info["n_segments"] == doc["n_segments"] and doc["n_skipped"] == 0
     for values in doc["per_class"].values():
         assert values["accuracy"] is None or 0.0 <= values["accuracy"] <= 1.0
     assert set(HEADS) <= set(doc["heads"])
@@ -70,8 +74,8 @@ def test_evaluate_mlflow_run(trained_workspace, monkeypatch):
     trained_workspace.use(monkeypatch)
     configure()
     doc = json.loads((trained_workspace.root / "reports" / "evaluate" / "metrics.json").read_text())
-    runs = mlflow.search_runs(experiment_names=["avsc"], filter_string="tags.stage = 'evaluate'",
-                              output_format="list")
+    doc |= json.loads((trained_workspace.root / "reports" / "evaluate" / "run.json").read_text())
+    runs = mlflow.search_runs(experiment_names=["avsc"], filter_string="tags.stage = 'evaluate'", output_format="list")
     assert len(runs) == 1
     run = runs[0]
     assert run.info.status == "FINISHED"
@@ -83,5 +87,15 @@ def test_evaluate_mlflow_run(trained_workspace, monkeypatch):
     assert metrics["late/accuracy"] == pytest.approx(doc["heads"]["late"]["accuracy"])
     assert run.data.tags["data"] == "synthetic"
     assert run.data.tags["dataset_hash"] == doc["dataset_hash"]
+    parent = mlflow.MlflowClient().get_run(run.data.tags["mlflow.parentRunId"])
+    assert parent.data.metrics["logloss"] == pytest.approx(doc["logloss"])
+    assert parent.data.metrics["accuracy"] == pytest.approx(doc["accuracy"])
+    assert parent.data.metrics["late/accuracy"] == pytest.approx(doc["heads"]["late"]["accuracy"])
+    assert parent.info.status == "FINISHED" and parent.info.end_time >= parent.info.start_time
+    (evaluated,) = run.inputs.dataset_inputs
+    assert evaluated.dataset.digest == doc["dataset_hash"][:36]
+    assert {t.key: t.value for t in evaluated.tags}["n_evaluate"] == str(doc["n_clips"])
+    experiment = mlflow.get_experiment_by_name("avsc")
+    assert experiment.tags["mlflow.experimentKind"] == "custom_model_development"
     artifacts = {a.path for a in mlflow.MlflowClient().list_artifacts(run.info.run_id, "evaluate")}
     assert "evaluate/metrics.json" in artifacts and "evaluate/predictions.csv" in artifacts

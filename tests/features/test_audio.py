@@ -25,7 +25,7 @@ def test_matches_reference_on_real_clips(tau_audio_dir, index):
     x = resample(audio[:, index % 2], sr_in=sr, sr_out=SR)
     assert gammatonegram(x, SR).shape == (64, 499)  # full 10-s clip: reference framing
     # the reference is slow (~2 s per 10 s): compare on a 3-s segment from the middle of the clip
-    seg = x[3 * SR:6 * SR]
+    seg = x[3 * SR : 6 * SR]
     ref = gtgram(seg, SR, 0.04, 0.02, 64, 50.0)
     fast = gammatonegram(seg, SR)
     assert fast.shape == ref.shape == (64, 1 + (3 * SR - 1764) // 882)

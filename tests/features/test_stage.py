@@ -18,8 +18,9 @@ import yaml
 from avsc.config.settings import load_params
 from avsc.data.manifest import prepare, read_manifest
 from avsc.errors import DataError
+from avsc.features.audio_stage import run_audio_stage
 from avsc.features.normalize import load_stats
-from avsc.features.stage import run_audio_stage, run_visual_stage
+from avsc.features.visual_stage import run_visual_stage
 
 FEATURES = Path("data") / "features"
 
@@ -58,7 +59,7 @@ def test_stage_outputs_and_manifest(features_workspace, modality, shape):
     assert manifest["shape"] == shape and manifest["n_clips"] == 40 and manifest["skipped"] == []
     assert manifest["data"] == "synthetic"
     params = load_params(root / "params.yaml")
-    expected = params.features.audio.model_dump() if modality == "audio" else params.features.visual.model_dump()
+    expected = params.audio_features.model_dump() if modality == "audio" else params.visual_features.model_dump()
     assert manifest["params"] == expected
     if modality == "visual":
         assert manifest["params"]["image_size"] == 32
@@ -124,7 +125,8 @@ def test_audio_stage_resumes_and_restarts_on_changed_params(features_workspace, 
 
     # another front end: a different fingerprint, so the folder starts afresh
     state_before = json.loads((folder / "state.json").read_text())["fingerprint"]
-    audio = params.features.audio.model_copy(update={"kind": "logmel"})
+    secrnn = params.features.audio.secrnn.model_copy(update={"kind": "logmel"})
+    audio = params.features.audio.model_copy(update={"secrnn": secrnn})
     logmel = params.model_copy(update={"features": params.features.model_copy(update={"audio": audio})})
     result = run_audio_stage(logmel, root)
     assert result["params"]["kind"] == "logmel"
@@ -138,20 +140,25 @@ def test_audio_stage_resumes_and_restarts_on_changed_params(features_workspace, 
 
 _RUN_AUDIO = (
     "import sys; from pathlib import Path; from avsc.config.settings import load_params; "
-    "from avsc.features.stage import run_audio_stage; root = Path(sys.argv[1]); "
+    "from avsc.features.audio_stage import run_audio_stage; root = Path(sys.argv[1]); "
     "run_audio_stage(load_params(root / 'params.yaml'), root)"
 )
 
 
 def test_audio_stage_survives_a_kill(features_workspace, tmp_path):
     root = _copy(features_workspace, tmp_path / "repo")
-    folder = root / FEATURES / "audio"
-    shutil.rmtree(folder)
-    proc = subprocess.Popen([sys.executable, "-c", _RUN_AUDIO, str(root)], start_new_session=True,
-                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    published = root / FEATURES / "audio"
+    shutil.rmtree(published)  # as DVC does before it runs the stage
+    partial = root / FEATURES / ".partial"
+    proc = subprocess.Popen(
+        [sys.executable, "-c", _RUN_AUDIO, str(root)],
+        start_new_session=True,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+    )
     try:
         deadline = time.monotonic() + 180
-        while not (folder.is_dir() and _clip_files(folder)):
+        while not any(_clip_files(f) for f in partial.glob("audio-*")):
             assert proc.poll() is None, f"stage ended before the kill: {proc.stderr.read().decode()[-2000:]}"
             assert time.monotonic() < deadline, "no clip written within 180 s"
             time.sleep(0.02)
@@ -160,13 +167,17 @@ def test_audio_stage_survives_a_kill(features_workspace, tmp_path):
         proc.wait()
         proc.stderr.close()
     assert proc.returncode == -signal.SIGKILL
-    done_at_kill = len(_clip_files(folder))
-    assert 1 <= done_at_kill < 40
-    assert not (folder / "manifest.json").exists()
+    (work,) = partial.glob("audio-*")
+    done_at_kill = {p.name: p.stat().st_mtime_ns for p in _clip_files(work)}
+    assert 1 <= len(done_at_kill) < 40
+    assert not (work / "manifest.json").exists() and not published.exists()  # nothing looks complete
 
     result = run_audio_stage(load_params(root / "params.yaml"), root)
+    folder = published
     assert result["n_clips"] == 40
-    assert not list(folder.glob(".*"))  # no temporaries left by the killed run
+    assert not list(folder.glob(".*")) and not work.exists()  # no temporaries left by the killed run
+    for name, mtime in done_at_kill.items():
+        assert (folder / name).stat().st_mtime_ns == mtime, f"{name} was computed twice"
     clean = features_workspace / FEATURES / "audio"
     assert [p.name for p in _clip_files(folder)] == [p.name for p in _clip_files(clean)]
     for path in _clip_files(folder):
@@ -211,8 +222,10 @@ def test_corrupt_clips_stop_or_skip(features_workspace, tmp_path):
     assert not (root / FEATURES / "visual" / "manifest.json").exists()
 
     skip = _set_on_error(root, "skip")
-    for modality, run, bad, key in (("audio", run_audio_stage, bad_wav, "filename_audio"),
-                                    ("visual", run_visual_stage, bad_mp4, "filename_video")):
+    for modality, run, bad, key in (
+        ("audio", run_audio_stage, bad_wav, "filename_audio"),
+        ("visual", run_visual_stage, bad_mp4, "filename_video"),
+    ):
         result = run(skip, root)
         folder = root / FEATURES / modality
         skipped = json.loads((folder / "skipped.json").read_text())
@@ -223,3 +236,211 @@ def test_corrupt_clips_stop_or_skip(features_workspace, tmp_path):
         assert bad["clip"] not in out["clips"] and out["n_clips"] == 39
         assert not (folder / f"{bad['clip']}.npy").exists()
         assert result["n_clips"] == 39
+
+
+# ----------------------------------------------------------------------- code and weights provenance
+
+
+def _mtimes(folder: Path) -> dict[str, int]:
+    return {p.name: p.stat().st_mtime_ns for p in _clip_files(folder)}
+
+
+def _edited_copy(module, tmp_path: Path, monkeypatch) -> Path:
+    """Make ``module``'s source file look edited (a copy with one more comment line)."""
+    edited = tmp_path / f"edited_{Path(module.__file__).name}"
+    edited.write_text(Path(module.__file__).read_text() + "\n# an edit\n")
+    monkeypatch.setattr(module, "__file__", str(edited))
+    return edited
+
+
+@pytest.mark.parametrize(
+    "modality, module_name", [("audio", "avsc.features.audio"), ("visual", "avsc.models.backbone")]
+)
+def test_features_recomputed_when_their_code_changes(features_workspace, tmp_path, monkeypatch, modality, module_name):
+    import importlib
+
+    root = _copy(features_workspace, tmp_path / "repo")
+    params = load_params(root / "params.yaml")
+    folder = root / FEATURES / modality
+    before = _mtimes(folder)
+    fingerprint_before = json.loads((folder / "state.json").read_text())["fingerprint"]
+    run = run_audio_stage if modality == "audio" else run_visual_stage
+    run(params, root)  # unchanged code: nothing to do
+    assert _mtimes(folder) == before
+
+    _edited_copy(importlib.import_module(module_name), tmp_path, monkeypatch)
+    time.sleep(0.05)
+    result = run(params, root)
+    state = json.loads((folder / "state.json").read_text())
+    assert state["fingerprint"] != fingerprint_before
+    assert module_name in state["state"]["code"]
+    after = _mtimes(folder)
+    assert sorted(after) == sorted(before)
+    assert all(after[name] != mtime for name, mtime in before.items()), "clips kept from the old code"
+    assert result["fingerprint"] == state["fingerprint"]
+    assert json.loads((folder / "manifest.json").read_text())["fingerprint"] == state["fingerprint"]
+
+
+def _vgg_weights(path: Path, seed: int) -> None:
+    import keras
+
+    from avsc.models.backbone import build_visual_backbone
+
+    keras.utils.set_random_seed(seed)
+    model, _ = build_visual_backbone(image_size=32, weights_path=None, quiet=True)
+    model.save_weights(path)
+
+
+@pytest.mark.slow
+def test_visual_features_follow_the_weights_file_content(features_workspace, tmp_path):
+    from avsc.data.media import decode_frames
+    from avsc.models.backbone import build_visual_backbone, preprocess_frames
+
+    root = _copy(features_workspace, tmp_path / "repo")
+    weights = root / "vgg.weights.h5"
+    _vgg_weights(weights, seed=1)
+    raw = yaml.safe_load((root / "params.yaml").read_text())
+    raw["features"]["visual"]["secrnn"]["weights"] = "vgg.weights.h5"
+    (root / "params.yaml").write_text(yaml.safe_dump(raw))
+    params = load_params(root / "params.yaml")
+    folder = root / FEATURES / "visual"
+    clip = read_manifest(root / "data" / "manifest.json")["clips"][0]
+
+    first = run_visual_stage(params, root)
+    emb_first = np.load(folder / f"{clip['clip']}.npy")
+    _vgg_weights(weights, seed=2)  # other weights, same path and params
+    second = run_visual_stage(params, root)
+    emb_second = np.load(folder / f"{clip['clip']}.npy")
+    assert second["fingerprint"] != first["fingerprint"]
+    assert not np.allclose(emb_first, emb_second)
+
+    backbone, pretrained = build_visual_backbone(image_size=32, weights_path=weights)
+    assert pretrained and second["backbone_pretrained"]
+    video = root / "data" / "tau-synthetic" / clip["filename_video"]
+    frames = decode_frames(video, fps=5, size=(32, 32), duration_s=3.0)
+    expected = backbone(preprocess_frames(frames), training=False).numpy()
+    np.testing.assert_allclose(emb_second, expected, rtol=1e-4, atol=1e-4)
+
+
+# ------------------------------------------------------------------------------ foreign folders
+
+
+def test_stage_never_deletes_a_folder_it_did_not_write(features_workspace, tmp_path):
+    root = _copy(features_workspace, tmp_path / "repo")
+    raw = yaml.safe_load((root / "params.yaml").read_text())
+    raw["base"]["features_dir"] = "data/tau-synthetic"  # a mistake: its audio/ is the dataset's
+    (root / "params.yaml").write_text(yaml.safe_dump(raw))
+    dataset_audio = root / "data" / "tau-synthetic" / "audio"
+    before = {p.name: p.read_bytes() for p in dataset_audio.iterdir()}
+    with pytest.raises(DataError) as err:
+        run_audio_stage(load_params(root / "params.yaml"), root)
+    assert str(dataset_audio) in str(err.value)
+    assert {p.name: p.read_bytes() for p in dataset_audio.iterdir()} == before
+
+
+# ------------------------------------------------------------------------------- nominal length
+
+
+def test_a_clip_a_hair_short_gets_the_nominal_frame_count(features_workspace, tmp_path):
+    import soundfile as sf
+
+    from avsc.training.arrays import load_split
+
+    root = _copy(features_workspace, tmp_path / "repo")
+    params = load_params(root / "params.yaml")
+    clip = next(c for c in read_manifest(root / "data" / "manifest.json")["clips"] if c["split"] == "train")
+    wav = root / "data" / "tau-synthetic" / clip["filename_audio"]
+    audio, sr = sf.read(wav, always_2d=True)
+    sf.write(wav, audio[: int(2.96 * sr)], sr, subtype="PCM_24")  # within validate.duration_tolerance_s
+    prepare(params, root)
+
+    result = run_audio_stage(params, root)
+    assert result["shape"] == [64, 150, 3]
+    assert set(map(tuple, result["clips"].values())) == {(64, 150, 3)}
+    short = np.load(root / FEATURES / "audio" / f"{clip['clip']}.npy")
+    assert short.shape == (64, 150, 3)  # 148 computed frames, the last one repeated twice
+    np.testing.assert_array_equal(short[:, 148], short[:, 147])
+    np.testing.assert_array_equal(short[:, 149], short[:, 147])
+    train = load_split(params, root, "train", modalities=("audio",))
+    assert clip["clip"] in train.clips
+    assert train.audio.shape[1:] == (64, 150, 3)
+
+
+# --------------------------------------------------------------------------------- skip ceiling
+
+
+def test_skipping_more_than_the_ceiling_fails_the_stage(features_workspace, tmp_path):
+    root = _copy(features_workspace, tmp_path / "repo")
+    data = root / "data" / "tau-synthetic"
+    clips = read_manifest(root / "data" / "manifest.json")["clips"]
+    bad = clips[:3]  # 3 of 40 = 7.5 % > the default 5 %
+    for c in bad:
+        (data / c["filename_audio"]).write_bytes(np.random.default_rng(0).bytes(20_000))
+    params = _set_on_error(root, "skip")
+    assert params.features.max_skipped_fraction == 0.05
+    prepare(params, root)
+    with pytest.raises(DataError) as err:
+        run_audio_stage(params, root)
+    message = str(err.value)
+    assert "\n" not in message and "max_skipped_fraction" in message and "of 40" in message
+    assert Path(bad[0]["filename_audio"]).name in message
+    assert not (root / FEATURES / "audio" / "manifest.json").exists()  # no stale output of other data is left
+
+    raw = yaml.safe_load((root / "params.yaml").read_text())
+    raw["features"]["max_skipped_fraction"] = 0.1
+    (root / "params.yaml").write_text(yaml.safe_dump(raw))
+    result = run_audio_stage(load_params(root / "params.yaml"), root)
+    assert result["n_skipped"] == 3 and result["n_clips"] == 37
+    manifest = json.loads((root / FEATURES / "audio" / "manifest.json").read_text())
+    assert manifest["n_skipped"] == 3 and manifest["skipped"] == sorted(c["clip"] for c in bad)
+
+
+# ------------------------------------------------------------------------------ bounded decoding
+
+
+def test_visual_decoding_runs_at_most_a_window_ahead_of_the_backbone(features_workspace, tmp_path, monkeypatch):
+    import threading
+
+    import avsc.features.visual_stage as stage
+    import avsc.models.backbone as backbone_module
+
+    root = _copy(features_workspace, tmp_path / "repo")
+    shutil.rmtree(root / FEATURES / "visual")
+    params = load_params(root / "params.yaml")
+    lock = threading.Lock()
+    counts = {"decoded": 0, "consumed": 0, "peak": 0}
+    real_decode, real_build = stage.decode_frames, backbone_module.build_backbone
+
+    def counting_decode(*args, **kwargs):
+        frames = real_decode(*args, **kwargs)
+        with lock:
+            counts["decoded"] += 1
+            counts["peak"] = max(counts["peak"], counts["decoded"] - counts["consumed"])
+        return frames
+
+    class SlowBackbone:
+        """The real backbone, slowed down; one call per clip (15 frames < batch size 50)."""
+
+        def __init__(self, model):
+            self.model = model
+
+        def __getattr__(self, name):
+            return getattr(self.model, name)
+
+        def __call__(self, batch, training=False):
+            assert len(batch) <= params.visual_features.batch_size
+            time.sleep(0.02)
+            with lock:
+                counts["consumed"] += 1
+            return self.model(batch, training=training)
+
+    def slow_build(**kwargs):
+        model, pretrained = real_build(**kwargs)
+        return SlowBackbone(model), pretrained
+
+    monkeypatch.setattr(stage, "decode_frames", counting_decode)
+    monkeypatch.setattr(backbone_module, "build_backbone", slow_build)
+    result = run_visual_stage(params, root)
+    assert result["n_clips"] == 40 and counts["decoded"] == counts["consumed"] == 40
+    bound = 2 * params.features.workers
+    assert 1 <= counts["peak"] <= bound, f"{counts['peak']} decoded clips waiting for the backbone (bound {bound})"

@@ -9,13 +9,20 @@ import keras
 import numpy as np
 import pytest
 
-from avsc.config.settings import AudioModel, FusionModel, ModelSection, VisualModel
+from avsc.config.models import SecrnnAudio, SecrnnFusion, SecrnnModel, SecrnnVisual
 from avsc.errors import ConfigError
 from avsc.models.backbone import build_visual_backbone, preprocess_frames
 from avsc.models.blocks import conv_standard_post
-from avsc.models.secrnn import (build_audio_module, build_fused_model, build_fused_model_with_backbone,
-                                build_secrnn, build_visual_module, build_visual_module_with_backbone,
-                                count_params, set_trainable)
+from avsc.models.secrnn import (
+    build_audio_module,
+    build_fused_model,
+    build_fused_model_with_backbone,
+    build_secrnn,
+    build_visual_module,
+    build_visual_module_with_backbone,
+    count_params,
+    set_trainable,
+)
 
 RNG = np.random.default_rng(0)
 
@@ -34,7 +41,7 @@ def within(ours, ref, tol=0.03):
 
 @pytest.fixture(scope="module")
 def models():
-    return build_secrnn(ModelSection())
+    return build_secrnn(SecrnnModel())
 
 
 def test_block_output_shape():
@@ -68,23 +75,24 @@ def test_fused_shapes(models):
 def test_fused_reuses_module_weights(models):
     audio, fused = models["audio"], models["fused"]
     x = _audio()
-    np.testing.assert_allclose(fused.predict({"audio": x, "visual": _visual()}, verbose=0)["audio"],
-                               audio.predict(x, verbose=0), atol=1e-5)
+    np.testing.assert_allclose(
+        fused.predict({"audio": x, "visual": _visual()}, verbose=0)["audio"], audio.predict(x, verbose=0), atol=1e-5
+    )
 
 
 def test_paper_parameter_counts():
-    audio = build_audio_module(AudioModel())
-    visual = build_visual_module(VisualModel(gru_units=32))
+    audio = build_audio_module(SecrnnAudio())
+    visual = build_visual_module(SecrnnVisual(gru_units=32))
     assert within(audio.count_params(), 323_000)
     assert within(count_params(audio)["trainable"], 323_000)
     assert within(count_params(visual)["trainable"], 105_000)
-    fused = build_fused_model(audio, visual, FusionModel(gru_units=64))
+    fused = build_fused_model(audio, visual, SecrnnFusion(gru_units=64))
     set_trainable(fused, step="fusion")
     assert within(count_params(fused)["trainable"], 272_000)
 
 
 def test_paper_totals_with_backbone():
-    section = ModelSection()
+    section = SecrnnModel()
     visual = build_visual_module_with_backbone(section.visual, image_size=224, quiet=True)
     counts = count_params(visual)
     ratio = counts["total"] / 14_000_000
@@ -113,7 +121,7 @@ def test_set_trainable(models):
 
 
 def test_finetune_keeps_backbone_frozen():
-    full = build_fused_model_with_backbone(ModelSection(), image_size=32, quiet=True)
+    full = build_fused_model_with_backbone(SecrnnModel(), image_size=32, quiet=True)
     set_trainable(full, step="finetune")
     backbone = full.get_layer("backbone")
     assert not backbone.trainable and not backbone.trainable_weights
@@ -139,7 +147,7 @@ def test_save_load_safe_mode(models, which, tmp_path):
 
 def test_backbone_small_and_save_load(tmp_path, caplog):
     with caplog.at_level(logging.WARNING):
-        visual = build_visual_module_with_backbone(VisualModel(), image_size=32)
+        visual = build_visual_module_with_backbone(SecrnnVisual(), image_size=32)
     assert any("RANDOM" in r.getMessage() for r in caplog.records)
     frames = preprocess_frames(RNG.integers(0, 256, (2, 5, 32, 32, 3), dtype=np.uint8))
     before = visual.predict(frames, verbose=0)
@@ -179,7 +187,8 @@ def test_model_summary_json(capsys):
 
     assert main(["model-summary", "--profile", "paper", "--json"]) == 0
     data = json.loads(capsys.readouterr().out)
-    assert set(data) == {"audio", "visual", "fused"}
+    assert set(data) == {"audio", "visual", "fused", "paper"}
+    assert data.pop("paper")["audio"] == 323_000
     for module in data.values():
         assert set(module) == {"total", "trainable"}
     assert within(data["audio"]["total"], 323_000)

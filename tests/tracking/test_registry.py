@@ -6,43 +6,17 @@ import json
 import os
 import subprocess
 import sys
-from pathlib import Path
 
 import pytest
 
-from avsc.tracking.registry import decide, promote
+from avsc.errors import AvscError
+from avsc.tracking.registry import promote
 
 NAME = "avsc-fused"
 
 
-# --- decide(): pure ---------------------------------------------------------------------------
-
-def test_decide_without_champion_promotes():
-    ok, reason = decide({"logloss": "2.0", "dataset_hash": "a"}, None)
-    assert ok and "no champion" in reason
-
-
-def test_decide_lower_logloss_promotes():
-    ok, reason = decide({"logloss": "1.5", "dataset_hash": "a"}, {"logloss": "2.0", "dataset_hash": "a"})
-    assert ok
-    assert "1.5000" in reason and "2.0000" in reason
-
-
-@pytest.mark.parametrize("new", ["2.0", "2.5"])
-def test_decide_equal_or_higher_logloss_refuses(new):
-    ok, reason = decide({"logloss": new, "dataset_hash": "a"}, {"logloss": "2.0", "dataset_hash": "a"})
-    assert not ok
-    assert "not better" in reason
-
-
-def test_decide_other_dataset_refuses_even_when_better():
-    ok, reason = decide({"logloss": "0.1", "dataset_hash": "aaaaaaaaaaaaaaaa"},
-                        {"logloss": "2.0", "dataset_hash": "bbbbbbbbbbbbbbbb"})
-    assert not ok
-    assert "not comparable" in reason and "aaaaaaaaaaaa" in reason and "bbbbbbbbbbbb" in reason
-
-
 # --- the real registry ------------------------------------------------------------------------
+
 
 def _client():
     import mlflow
@@ -79,10 +53,11 @@ def test_register_records_metrics_lineage_and_challenger(trained_workspace, regi
     tags = version.tags
     assert float(tags["logloss"]) == pytest.approx(metrics["logloss"], abs=1e-6)
     assert float(tags["accuracy"]) == pytest.approx(metrics["accuracy"], abs=1e-6)
-    assert tags["dataset_hash"] == manifest["dataset_hash"] == metrics["dataset_hash"]
+    info = json.loads((root / "reports" / "evaluate" / "run.json").read_text())
+    assert tags["dataset_hash"] == manifest["dataset_hash"] == info["dataset_hash"]
     assert tags["data"] == "synthetic"
     assert tags["git_commit"]
-    finetune_run = json.loads((root / "models" / "finetune" / "metrics.json").read_text())["run_id"]
+    finetune_run = json.loads((root / "models" / "finetune" / "run.json").read_text())["run_id"]
     assert tags["source_run_finetune"] == finetune_run
     source_run = client.get_run(tags["source_run"])
     assert source_run.data.tags["stage"] == "register"
@@ -90,7 +65,17 @@ def test_register_records_metrics_lineage_and_challenger(trained_workspace, regi
     register_json = json.loads((root / "reports" / "register.json").read_text())
     assert register_json["model_uri"] == f"models:/{NAME}@challenger"
     assert register_json["version"] == 1
-    with pytest.raises(Exception):
+    assert tags["system"] == "secrnn" and tags["final_head"] == "late"
+    assert tags["n_segments"] == str(metrics["n_segments"]) and tags["n_skipped"] == "0"
+    assert "secrnn" in version.description and "synthetic" in version.description.lower()
+    assert f"{metrics['logloss']:.4f}" in version.description
+    model_info = client.get_logged_model(version.model_id) if version.model_id else None
+    signature = __import__("mlflow").models.get_model_info(version.source).signature
+    assert signature is not None and signature.inputs.input_names() == ["video", "audio"]
+    assert model_info is None or model_info.name == "model"
+    from mlflow.exceptions import MlflowException
+
+    with pytest.raises(MlflowException):
         client.get_model_version_by_alias(NAME, "champion")
 
 
@@ -118,6 +103,8 @@ def test_promotion_gate(registry_store, tmp_path):
     tags = client.get_model_version(NAME, better).tags
     assert tags["previous_champion"] == "1" and "promoted_at" in tags
     assert "promoted_by_force" not in tags
+    assert "< champion" in tags["promotion_reason"]
+    assert "not better" in client.get_model_version(NAME, worse).tags["promotion_refused"]
 
     other = _add_challenger(client, logloss=base - 2.0, dataset_hash="0" * 32)
     result = promote(model_name=NAME, lock_dir=lock)
@@ -168,11 +155,22 @@ def test_concurrent_promotions_leave_exactly_one_champion(registry_store, tmp_pa
     client = _client()
     better = _add_challenger(client, logloss=float(client.get_model_version(NAME, "1").tags["logloss"]) - 0.1)
     lock = tmp_path / "lock"
-    code = ("import json, sys; from pathlib import Path; from avsc.tracking.registry import promote; "
-            f"print(json.dumps(promote(model_name={NAME!r}, lock_dir=Path(sys.argv[1]))))")
+    code = (
+        "import json, sys; from pathlib import Path; from avsc.tracking.registry import promote; "
+        f"print(json.dumps(promote(model_name={NAME!r}, lock_dir=Path(sys.argv[1]))))"
+    )
     env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"}
-    procs = [subprocess.Popen([sys.executable, "-c", code, str(lock)], env=env, cwd=tmp_path,
-                              stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True) for _ in range(5)]
+    procs = [
+        subprocess.Popen(
+            [sys.executable, "-c", code, str(lock)],
+            env=env,
+            cwd=tmp_path,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        for _ in range(5)
+    ]
     results = []
     for proc in procs:
         out, err = proc.communicate(timeout=300)
@@ -185,3 +183,28 @@ def test_concurrent_promotions_leave_exactly_one_champion(registry_store, tmp_pa
     assert str(registered.aliases["champion"]) == better
     assert list(registered.aliases).count("champion") == 1
     assert str(client.get_model_version(NAME, better).version) == better
+
+
+def test_challenger_without_logloss_tag_is_refused_in_one_line(registry_store, tmp_path):
+    client = _client()
+    promote(model_name=NAME, lock_dir=tmp_path)
+    challenger = _add_challenger(client, logloss=0.0)
+    client.delete_model_version_tag(NAME, challenger, "logloss")
+    result = promote(model_name=NAME, lock_dir=tmp_path)
+    assert not result["promoted"] and "no finite evaluate log-loss" in result["reason"]
+    with pytest.raises(AvscError, match="cannot promote"):
+        promote(model_name=NAME, lock_dir=tmp_path, force=True)
+    assert _champion(client) == "1"
+
+
+def test_a_held_lock_is_a_one_line_error(registry_store, tmp_path, monkeypatch, capsys):
+    from filelock import FileLock
+
+    monkeypatch.setattr("avsc.tracking.registry.find_root", lambda: tmp_path)
+    (tmp_path / "params.yaml").write_text("{}")
+    monkeypatch.setenv("AVSC_ROOT", str(tmp_path))
+    held = FileLock(str(tmp_path / "mlruns" / f".promote-{NAME}.lock"))
+    (tmp_path / "mlruns").mkdir()
+    with held:
+        with pytest.raises(AvscError, match="held the lock"):
+            promote(model_name=NAME, lock_timeout_s=0.2)

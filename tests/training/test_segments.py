@@ -18,8 +18,9 @@ def test_random_crop_starts_bounds_and_layout():
 
 
 def test_random_crop_starts_single_second_clip_always_starts_at_zero():
-    _, start = random_crop_starts(n_clips=3, n_visual_frames=5, visual_fps=5, crops_per_clip=4,
-                                  rng=np.random.default_rng(1))
+    _, start = random_crop_starts(
+        n_clips=3, n_visual_frames=5, visual_fps=5, crops_per_clip=4, rng=np.random.default_rng(1)
+    )
     np.testing.assert_array_equal(start, np.zeros(12))
 
 
@@ -46,10 +47,16 @@ def test_fixed_segments_covers_every_second():
 def _frame_indexed(n_clips=4, seconds=3, bands=6, channels=3, dim=8):
     """Arrays whose value is the frame index (+1000 × clip), to check alignment exactly."""
     a_frames, v_frames = seconds * 50, seconds * 5
-    audio = np.broadcast_to(np.arange(a_frames)[None, None, :, None], (n_clips, bands, a_frames, channels)).astype(
-        np.float32) + 1000 * np.arange(n_clips)[:, None, None, None]
-    visual = np.broadcast_to(np.arange(v_frames)[None, :, None], (n_clips, v_frames, dim)).astype(
-        np.float32) + 1000 * np.arange(n_clips)[:, None, None]
+    audio = (
+        np.broadcast_to(np.arange(a_frames)[None, None, :, None], (n_clips, bands, a_frames, channels)).astype(
+            np.float32
+        )
+        + 1000 * np.arange(n_clips)[:, None, None, None]
+    )
+    visual = (
+        np.broadcast_to(np.arange(v_frames)[None, :, None], (n_clips, v_frames, dim)).astype(np.float32)
+        + 1000 * np.arange(n_clips)[:, None, None]
+    )
     return audio, visual
 
 
@@ -66,8 +73,9 @@ def test_gather_audio_and_visual_are_aligned():
         v_first = v[i, 0, 0] - 1000 * c
         assert v_first == s
         assert a_first == 10 * s  # audio start = 10 × visual start (50 vs 5 frames per second)
-        np.testing.assert_array_equal(a[i, :, :, :] - 1000 * c,
-                                      np.broadcast_to(np.arange(10 * s, 10 * s + 50)[None, :, None], (6, 50, 3)))
+        np.testing.assert_array_equal(
+            a[i, :, :, :] - 1000 * c, np.broadcast_to(np.arange(10 * s, 10 * s + 50)[None, :, None], (6, 50, 3))
+        )
         np.testing.assert_array_equal(v[i] - 1000 * c, np.broadcast_to(np.arange(s, s + 5)[:, None], (5, 8)))
         # both cover the same second: audio frames [10s, 10s+50) ↔ visual frames [s, s+5)
         assert a_first / 50 == pytest.approx(v_first / 5)
@@ -115,10 +123,12 @@ def test_mixup_is_one_lambda_combination_per_example():
     rng = np.random.default_rng(seed)
     lam = rng.beta(0.4, 0.4, size=32).astype(np.float32)
     perm = rng.permutation(32)
-    np.testing.assert_allclose(mx[0], lam[:, None, None, None] * x[0] + (1 - lam[:, None, None, None]) * x[0][perm],
-                               rtol=1e-6, atol=1e-6)
-    np.testing.assert_allclose(mx[1], lam[:, None, None] * x[1] + (1 - lam[:, None, None]) * x[1][perm],
-                               rtol=1e-6, atol=1e-6)
+    np.testing.assert_allclose(
+        mx[0], lam[:, None, None, None] * x[0] + (1 - lam[:, None, None, None]) * x[0][perm], rtol=1e-6, atol=1e-6
+    )
+    np.testing.assert_allclose(
+        mx[1], lam[:, None, None] * x[1] + (1 - lam[:, None, None]) * x[1][perm], rtol=1e-6, atol=1e-6
+    )
     np.testing.assert_allclose(my, lam[:, None] * y + (1 - lam[:, None]) * y[perm], rtol=1e-6)
     # the same λ for every input: recover λ from the audio and check it on the visual input and labels
     i = int(np.argmax(np.abs(x[0][perm] - x[0]).reshape(32, -1).max(1) > 0))

@@ -47,8 +47,10 @@ def postgres_url():
     """A PostgreSQL server on a free loopback port with an empty ``optuna`` database."""
     bindir = _pg_bin()
     if bindir is None:
-        pytest.skip("PostgreSQL server binaries not installed (/usr/lib/postgresql/*/bin/initdb); "
-                    "the Debian package `postgresql` provides them (.ci/run installs it)")
+        pytest.skip(
+            "PostgreSQL server binaries not installed (/usr/lib/postgresql/*/bin/initdb); "
+            "the Debian package `postgresql` provides them (.ci/run installs it)"
+        )
     if os.geteuid() == 0:
         try:
             import pwd
@@ -65,12 +67,34 @@ def postgres_url():
     os.chmod(base, 0o755)
     port = _free_port()
     env = {**os.environ, "LC_ALL": "C", "LANG": "C"}
-    subprocess.run(_as_user([str(bindir / "initdb"), "-D", str(data), "-U", "postgres", "--auth=trust",
-                             "-E", "UTF8"]), check=True, capture_output=True, env=env, cwd=base)
-    subprocess.run(_as_user([str(bindir / "pg_ctl"), "-D", str(data), "-l", str(base / "server.log"), "-w",
-                             "-t", "60", "-o", f"-p {port} -k {sock} -c listen_addresses=127.0.0.1 "
-                             "-c max_connections=100 -c fsync=off", "start"]),
-                   check=True, capture_output=True, env=env, cwd=base)
+    subprocess.run(
+        _as_user([str(bindir / "initdb"), "-D", str(data), "-U", "postgres", "--auth=trust", "-E", "UTF8"]),
+        check=True,
+        capture_output=True,
+        env=env,
+        cwd=base,
+    )
+    subprocess.run(
+        _as_user(
+            [
+                str(bindir / "pg_ctl"),
+                "-D",
+                str(data),
+                "-l",
+                str(base / "server.log"),
+                "-w",
+                "-t",
+                "60",
+                "-o",
+                f"-p {port} -k {sock} -c listen_addresses=127.0.0.1 -c max_connections=100 -c fsync=off",
+                "start",
+            ]
+        ),
+        check=True,
+        capture_output=True,
+        env=env,
+        cwd=base,
+    )
     try:
         import psycopg2
 
@@ -87,6 +111,10 @@ def postgres_url():
         con.close()
         yield f"postgresql://postgres@127.0.0.1:{port}/optuna"
     finally:
-        subprocess.run(_as_user([str(bindir / "pg_ctl"), "-D", str(data), "-m", "fast", "-w", "stop"]),
-                       capture_output=True, env=env, cwd=base)
+        subprocess.run(
+            _as_user([str(bindir / "pg_ctl"), "-D", str(data), "-m", "fast", "-w", "stop"]),
+            capture_output=True,
+            env=env,
+            cwd=base,
+        )
         shutil.rmtree(base, ignore_errors=True)

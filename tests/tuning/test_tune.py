@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-VISUAL_KEYS = {"train_visual.learning_rate", "train_visual.mixup_alpha", "model.visual.gru_units"}
+VISUAL_KEYS = {"train_visual.learning_rate", "train_visual.mixup_alpha", "model.secrnn.visual.gru_units"}
 
 
 def _journal_study(root: Path, name: str):
@@ -32,8 +32,9 @@ def _trial_runs(name: str):
     from avsc.tracking.service import configure
 
     configure()
-    return mlflow.search_runs(search_all_experiments=True, filter_string=f"tags.optuna_study = '{name}'",
-                              output_format="list")
+    return mlflow.search_runs(
+        search_all_experiments=True, filter_string=f"tags.optuna_study = '{name}'", output_format="list"
+    )
 
 
 def _tune_cmd(name: str, *extra: str) -> list[str]:
@@ -75,7 +76,7 @@ def test_small_study_journal(tune_workspace, capsys):
     space = {"lr": (1e-4, 1e-2), "gru": {16, 32, 64}}
     for t in study.trials:
         assert space["lr"][0] <= t.params["train_visual.learning_rate"] <= space["lr"][1]
-        assert t.params["model.visual.gru_units"] in space["gru"]
+        assert t.params["model.secrnn.visual.gru_units"] in space["gru"]
         assert 0 <= t.params["train_visual.mixup_alpha"] <= 1
         assert len(t.intermediate_values) >= 1  # per-epoch log-loss reported to the pruner
 
@@ -121,21 +122,22 @@ def test_small_study_journal(tune_workspace, capsys):
 def test_fusion_needs_trained_models(tune_workspace):
     from avsc.config.settings import load_params
     from avsc.errors import AvscError
-    from avsc.tuning.tune import check_prerequisites
+    from avsc.tuning.worker import check_prerequisites
 
-    with pytest.raises(AvscError, match="dvc repro train_visual train_audio"):
+    with pytest.raises(AvscError, match="dvc repro train_audio train_visual"):
         check_prerequisites(load_params(tune_workspace / "params.yaml"), tune_workspace, "fusion")
 
 
 def test_dvc_line_and_params_mapping():
     from avsc.config.settings import Params
-    from avsc.tuning.tune import apply_values, dvc_exp_line
+    from avsc.tuning.space import apply_values, dvc_exp_line
 
-    line = dvc_exp_line({"train_visual.learning_rate": 1.2345e-05, "model.visual.gru_units": 16})
-    assert line == "dvc exp run -S 'model.visual.gru_units=16' -S 'train_visual.learning_rate=0.000012345'"
-    p = apply_values(Params(), {"train_fusion.mixup_alpha": 0.1, "model.fusion.gru_units": 128}, target="fusion",
-                     max_epochs=3)
-    assert (p.train_fusion.mixup_alpha, p.model.fusion.gru_units, p.train_fusion.epochs) == (0.1, 128, 3)
+    line = dvc_exp_line({"train_visual.learning_rate": 1.2345e-05, "model.secrnn.visual.gru_units": 16})
+    assert line == "dvc exp run -S 'model.secrnn.visual.gru_units=16' -S 'train_visual.learning_rate=0.000012345'"
+    p = apply_values(
+        Params(), {"train_fusion.mixup_alpha": 0.1, "model.secrnn.fusion.gru_units": 128}, target="fusion", max_epochs=3
+    )
+    assert (p.train_fusion.mixup_alpha, p.model.secrnn.fusion.gru_units, p.train_fusion.epochs) == (0.1, 128, 3)
 
 
 def _two_workers(root: Path, tmp_path: Path, name: str, *extra: str) -> None:
@@ -169,7 +171,7 @@ def test_two_workers_journal(tune_workspace, tmp_path):
 def test_two_workers_postgres(tune_workspace, tmp_path, postgres_url):
     import optuna
 
-    from avsc.tuning.tune import normalize_rdb_url
+    from avsc.tuning.storage import normalize_rdb_url
 
     _two_workers(tune_workspace, tmp_path, "pg", "--storage", postgres_url)
     _check_four(optuna.load_study(study_name="pg", storage=normalize_rdb_url(postgres_url)), "pg")
@@ -191,8 +193,10 @@ def test_killed_worker_leaves_study_usable(tune_workspace, tmp_path):
                     study = _journal_study(tune_workspace, "kill")
                 except KeyError:
                     continue
-                running = next((t for t in study.trials
-                                if t.state.name == "RUNNING" and "train_visual.learning_rate" in t.params), None)
+                running = next(
+                    (t for t in study.trials if t.state.name == "RUNNING" and "train_visual.learning_rate" in t.params),
+                    None,
+                )
     finally:
         os.kill(first.pid, signal.SIGKILL)
         first.wait()

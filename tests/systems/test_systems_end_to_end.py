@@ -1,0 +1,186 @@
+"""Every system through the same stages: features, the four training stages, evaluate, register,
+promote and the registered raw-media model, on the tiny synthetic sample.
+
+The registered model's probabilities for an evaluate clip must equal that clip's rows of
+predictions.csv: serving and evaluation share one feature path.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from avsc.data.tau import CLASSES
+
+pytestmark = pytest.mark.slow
+
+VARIANTS = {
+    "dualstream": {"model": {"system": "dualstream"}},
+    "joint-pipeline": {"model": {"system": "joint", "joint": {"strategy": "pipeline"}}},
+    "joint-joint": {"model": {"system": "joint", "joint": {"strategy": "joint"}}},
+}
+
+
+@pytest.fixture(scope="module")
+def prepared(tmp_path_factory, synthetic_dataset, workspace_maker) -> Path:
+    """A workspace after prepare and validate (shared by the systems)."""
+    from avsc.config.settings import load_params
+    from avsc.data.manifest import prepare
+    from avsc.data.validation.entry import main_for_stage
+
+    root = workspace_maker(tmp_path_factory.mktemp("systems") / "base", synthetic_dataset)
+    params = load_params(root / "params.yaml")
+    prepare(params, root)
+    main_for_stage(params, root)
+    return root
+
+
+def _pipeline(base: Path, target: Path, overrides: dict, store: Path) -> dict:
+    import yaml
+
+    from avsc.config.settings import load_params
+    from avsc.evaluation.stage import evaluate
+    from avsc.features.audio_stage import run_audio_stage
+    from avsc.features.visual_stage import run_visual_stage
+    from avsc.tracking.registry import register
+    from avsc.training.stages import run_training_stage
+
+    shutil.copytree(base, target)
+    raw = yaml.safe_load((target / "params.yaml").read_text())
+    for key, value in overrides.items():
+        raw.setdefault(key, {}).update(value)
+    (target / "params.yaml").write_text(yaml.safe_dump(raw))
+    os.environ.update(
+        {
+            "AVSC_ROOT": str(target),
+            "MLFLOW_TRACKING_URI": f"sqlite:///{store}/mlflow.db",
+            "AVSC_MLFLOW_ARTIFACTS": str(store / "artifacts"),
+            "AVSC_PIPELINE_RUN": target.name,
+        }
+    )
+    params = load_params(target / "params.yaml")
+    run_audio_stage(params, target)
+    run_visual_stage(params, target)
+    summaries = {step: run_training_stage(params, target, step) for step in ("audio", "visual", "fusion", "finetune")}
+    doc = evaluate(params, target)
+    return {"params": params, "summaries": summaries, "metrics": doc, "register": register(params, target)}
+
+
+@pytest.fixture(scope="module")
+def trained(prepared, tmp_path_factory):
+    store = tmp_path_factory.mktemp("systems-store")
+    saved = {
+        k: os.environ.get(k) for k in ("AVSC_ROOT", "MLFLOW_TRACKING_URI", "AVSC_MLFLOW_ARTIFACTS", "AVSC_PIPELINE_RUN")
+    }
+    try:
+        runs = {name: _pipeline(prepared, prepared.parent / name, over, store) for name, over in VARIANTS.items()}
+    finally:
+        for key, value in saved.items():
+            if value is None:
+                os.environ.pop(key, None)
+            else:
+                os.environ[key] = value
+    return store, runs
+
+
+def _use(monkeypatch, store: Path, root: Path) -> None:
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", f"sqlite:///{store}/mlflow.db")
+    monkeypatch.setenv("AVSC_MLFLOW_ARTIFACTS", str(store / "artifacts"))
+    monkeypatch.setenv("AVSC_ROOT", str(root))
+
+
+@pytest.mark.parametrize("variant", list(VARIANTS))
+def test_every_stage_ran_and_evaluation_scored_every_head(trained, variant):
+    _, runs = trained
+    run = runs[variant]
+    system = run["params"].system
+    assert all(s["epochs_run"] >= 1 for name, s in run["summaries"].items() if name != "finetune")
+    doc = run["metrics"]
+    assert doc["system"] == system and doc["final_head"] == "fused"
+    assert set(doc["heads"]) == {"audio", "visual", "fused"}
+    assert doc["n_segments"] == doc["n_clips"] * 3
+    for head in doc["heads"].values():
+        assert 0.0 <= head["accuracy"] <= 1.0 and head["logloss"] > 0
+    assert run["register"]["model_name"] == f"avsc-{system}"
+
+
+def test_joint_strategy_switch_changes_what_trained(trained, prepared):
+    """Pipeline trains only the scene classifier on frozen embeddings; joint also trains the acoustic encoder."""
+    from avsc.models.joint import AE, SC
+    from avsc.models.saving import load_keras_model
+
+    trainable = {}
+    for variant in ("joint-pipeline", "joint-joint"):
+        model = load_keras_model(prepared.parent / variant / "models" / "train_fusion" / "model.keras")
+        trainable[variant] = {
+            AE: len(model.get_layer(AE).trainable_weights),
+            SC: len(model.get_layer(SC).trainable_weights),
+        }
+        assert trainable[variant][SC] > 0
+    assert trainable["joint-pipeline"][AE] == 0 and trainable["joint-joint"][AE] > 0
+    names = [
+        layer.name
+        for layer in load_keras_model(
+            prepared.parent / "joint-joint" / "models" / "train_fusion" / "model.keras"
+        ).layers
+    ]
+    assert "visual_encoder" in names  # raw images through the frozen visual encoder
+
+
+@pytest.mark.parametrize("variant", list(VARIANTS))
+def test_registered_model_equals_the_evaluate_predictions(trained, prepared, variant, monkeypatch):
+    """One feature path: the pyfunc on an evaluate clip's media gives that clip's predictions.csv rows."""
+    from avsc.predict import load_model
+
+    store, runs = trained
+    root = prepared.parent / variant
+    _use(monkeypatch, store, root)
+    predictions = pd.read_csv(root / "reports" / "evaluate" / "predictions.csv", sep="\t")
+    filename = predictions["filename"].iloc[0]
+    rows = predictions[predictions["filename"] == filename].sort_values("segment")
+    data = root / "data" / "tau-synthetic"
+    video = data / "video" / f"{Path(filename).stem}.mp4"
+    model = load_model(runs[variant]["register"]["model_uri"])
+    out = model.predict(pd.DataFrame([{"video": str(video), "audio": str(data / filename)}]))
+    seconds = out[out["segment"] >= 0].sort_values("segment")
+    np.testing.assert_allclose(seconds[list(CLASSES)].to_numpy(), rows[list(CLASSES)].to_numpy(), atol=1e-4)
+    assert list(seconds["scene_label"]) == list(rows["scene_label"])
+
+
+def test_promotion_compares_like_with_like(trained, prepared, monkeypatch):
+    from avsc.tracking.registry import promote
+
+    store, runs = trained
+    _use(monkeypatch, store, prepared.parent / "dualstream")
+    first = promote(model_name="avsc-dualstream", lock_dir=store)
+    assert first["promoted"] and "no champion" in first["reason"]
+    import mlflow
+
+    client = mlflow.MlflowClient()
+    assert client.get_model_version_by_alias("avsc-dualstream", "champion").tags["system"] == "dualstream"
+    joint = promote(model_name="avsc-joint", lock_dir=store)
+    assert joint["promoted"]
+    assert client.get_model_version_by_alias("avsc-joint", "champion").tags["system"] == "joint"
+    with pytest.raises(mlflow.exceptions.MlflowException):
+        client.get_model_version_by_alias("avsc-fused", "champion")  # no SE-CRNN was touched
+
+
+def test_systems_report_lists_the_systems_trained(trained, prepared, tmp_path, monkeypatch):
+    import mlflow
+
+    from avsc.evaluation.systems_report import collect, write_report
+
+    store, _ = trained
+    _use(monkeypatch, store, prepared)
+    from avsc.tracking.service import ensure_experiment
+
+    results = collect(mlflow.MlflowClient(), ensure_experiment("avsc"))
+    assert set(results) == {"dualstream", "joint"}  # the SE-CRNN was not trained in this store
+    text = (write_report(results, tmp_path)).read_text()
+    assert "**dualstream** (this project) | synthetic" in text and "Dual-stream CNN (OpenL3 + ResNet50)" in text
+    assert all(results[s].seconds_per_epoch for s in results)
