@@ -33,7 +33,7 @@ promote: install ## move @champion to the challenger when it is better
 run: pipeline promote ## set up, run the whole pipeline on the synthetic sample, promote
 	@$(BIN)/python -m avsc.evaluation.summary
 
-test: install ## set up and run the tests (slow ones included)
+test: install check ## set up, run the quality gates (make check), then the tests (slow ones included)
 	$(BIN)/python -m pytest -q
 
 test-fast: install ## the tests without the slow ones

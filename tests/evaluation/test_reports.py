@@ -11,7 +11,7 @@ import pytest
 from avsc.data.tau import CLASSES
 from avsc.evaluation.comparison import PUBLISHED, comparison_markdown, format_published, write_comparison
 from avsc.evaluation.metrics import dcase_metrics
-from avsc.evaluation.plots import plot_confusion, plot_per_class_accuracy, plot_training_curves
+from avsc.evaluation.plots import confusion_figure, plot_confusion, plot_per_class_accuracy, plot_training_curves
 from avsc.evaluation.reports import (
     predictions_frame,
     write_confusion_csv,
@@ -144,6 +144,22 @@ def test_plots_are_non_empty_pngs(tmp_path, run):
         data = path.read_bytes()
         assert data.startswith(PNG_MAGIC) and len(data) > 5000
     assert sorted(p.name for p in tmp_path.iterdir()) == sorted(p.name for p in paths)
+
+
+def test_confusion_figure_shows_counts_coloured_by_fraction():
+    cm = np.zeros((10, 10), dtype=int)
+    cm[0, 0], cm[0, 1], cm[3, 3] = 3, 1, 5
+    fig = confusion_figure(cm, title="late fusion")
+    ax = fig.axes[0]
+    assert ax.get_title() == "late fusion"
+    assert [t.get_text() for t in ax.get_xticklabels()] == list(CLASSES)
+    assert [t.get_text() for t in ax.get_yticklabels()] == list(CLASSES)
+    cells = {(round(t.get_position()[1]), round(t.get_position()[0])): t.get_text() for t in ax.texts}
+    assert cells[(0, 0)] == "3" and cells[(0, 1)] == "1" and cells[(3, 3)] == "5" and cells[(9, 9)] == "0"
+    shown = np.asarray(ax.images[0].get_array())
+    np.testing.assert_allclose(shown[0, :2], [0.75, 0.25])  # colours: the row-normalised fractions
+    assert shown[3, 3] == 1.0 and shown[5].sum() == 0.0  # a class without segments stays blank
+    assert ax.images[0].get_clim() == (0.0, 1.0)
 
 
 def _numbers(text: str) -> set[float]:

@@ -9,6 +9,7 @@ import pytest
 from pydantic import ValidationError
 
 from avsc.config.models import DualStreamModel
+from avsc.models.counting import count_params
 from avsc.models.dualstream import (
     HEADS,
     build_audio_branch,
@@ -22,7 +23,6 @@ from avsc.models.dualstream import (
     parameter_counts,
 )
 from avsc.models.dualstream_training import make_optimizer
-from avsc.models.secrnn import count_params
 
 RNG = np.random.default_rng(0)
 PAPER = DualStreamModel()

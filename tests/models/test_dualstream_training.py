@@ -7,6 +7,7 @@ import numpy as np
 import pytest
 
 from avsc.config.models import DualStreamModel
+from avsc.models.counting import count_params
 from avsc.models.dualstream import (
     build_audio_model,
     build_fused_model,
@@ -20,7 +21,6 @@ from avsc.models.dualstream_training import (
     make_optimizer,
     set_trainable,
 )
-from avsc.models.secrnn import count_params
 
 RNG = np.random.default_rng(0)
 TINY = DualStreamModel(

@@ -10,6 +10,7 @@ from avsc.config.models import JointModel
 from avsc.errors import ConfigError, DataError
 from avsc.features.longterm import frame_seconds
 from avsc.models.backbone import build_backbone
+from avsc.models.counting import count_params
 from avsc.models.joint import (
     AE,
     SC,
@@ -26,7 +27,7 @@ from avsc.models.joint import (
     segment_average,
     set_strategy,
 )
-from avsc.models.joint_summary import count, parameter_counts
+from avsc.models.joint_summary import parameter_counts
 from avsc.training.sgdr import SGDRSchedule, build_optimizer
 
 CFG = JointModel()
@@ -92,14 +93,14 @@ def test_residual_concat_carries_the_input():
 
 
 def test_parameter_counts_pinned():
-    assert count(build_acoustic_encoder(CFG, n_bins=256)) == {"total": 4_146_468, "trainable": 4_140_204}
-    assert count(build_acoustic_encoder(CFG, n_bins=290)) == {"total": 4_416_804, "trainable": 4_410_540}
-    assert count(build_scene_classifier(CFG, input_dim=1024)) == {"total": 1_063_946, "trainable": 1_061_898}
-    assert count(build_audio_only(CFG, n_bins=256)) == {"total": 5_210_414, "trainable": 5_202_102}
-    assert count(build_visual_only(CFG, visual_dim=1280)) == {"total": 1_326_090, "trainable": 1_324_042}
+    assert count_params(build_acoustic_encoder(CFG, n_bins=256)) == {"total": 4_146_468, "trainable": 4_140_204}
+    assert count_params(build_acoustic_encoder(CFG, n_bins=290)) == {"total": 4_416_804, "trainable": 4_410_540}
+    assert count_params(build_scene_classifier(CFG, input_dim=1024)) == {"total": 1_063_946, "trainable": 1_061_898}
+    assert count_params(build_audio_only(CFG, n_bins=256)) == {"total": 5_210_414, "trainable": 5_202_102}
+    assert count_params(build_visual_only(CFG, visual_dim=1280)) == {"total": 1_326_090, "trainable": 1_324_042}
     fused = build_pipeline_fused(CFG, n_bins=256, visual_dim=1280)
-    assert count(fused) == {"total": 6_521_134, "trainable": 2_372_618}  # pipeline: SC on 1024 + 1280
-    assert count(set_strategy(fused, "joint")) == {"total": 6_521_134, "trainable": 6_512_822}
+    assert count_params(fused) == {"total": 6_521_134, "trainable": 2_372_618}  # pipeline: SC on 1024 + 1280
+    assert count_params(set_strategy(fused, "joint")) == {"total": 6_521_134, "trainable": 6_512_822}
 
 
 @pytest.mark.slow

@@ -84,7 +84,7 @@ def cli_profile(args) -> int:
     path = profile_path(args.name)
     text, _, new_raw = _read(path)
     target = Path(args.params) if getattr(args, "params", None) else find_root() / "params.yaml"
-    old_raw = {}
+    old_raw: dict = {}
     if target.is_file():
         try:
             old_raw = yaml.safe_load(target.read_text()) or {}

@@ -127,16 +127,21 @@ def decode_frames(
         with av.open(str(path)) as container:
             stream = container.streams.video[0]
             stream.thread_type = "AUTO"
+            time_base = stream.time_base if stream.time_base is not None else Fraction(0)
             if duration_s is None:
-                info_d = stream.duration * stream.time_base if stream.duration else container.duration / 1e6
-                duration_s = float(info_d)
+                if stream.duration:
+                    duration_s = float(stream.duration * time_base)
+                elif container.duration is not None:
+                    duration_s = container.duration / 1e6
+                else:
+                    raise DataError(f"{path}: the video states no duration")
             n_out = round(duration_s * fps)
             targets = [k / fps for k in range(n_out)]
             out: list[np.ndarray] = []
             last = None
             t_idx = 0
             for frame in container.decode(stream):
-                t = float(frame.pts * stream.time_base) if frame.pts is not None else 0.0
+                t = float(frame.pts * time_base) if frame.pts is not None else 0.0
                 while t_idx < n_out and t > targets[t_idx] + 1e-6 and last is not None:
                     out.append(last)
                     t_idx += 1
@@ -187,7 +192,7 @@ def write_mp4(
                 container.mux(packet)
         for packet in stream.encode():
             container.mux(packet)
-        if astream is not None:
+        if astream is not None and audio is not None:
             pcm = np.ascontiguousarray(audio.T.astype(np.float32))
             aframe = av.AudioFrame.from_ndarray(pcm, format="fltp", layout=astream.layout.name)
             aframe.sample_rate = sample_rate

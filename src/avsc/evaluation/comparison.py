@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from avsc.heads import HEAD_NAMES, PER_HEAD_PUBLISHED
 from avsc.io import atomic_write_text
 
 LOG = logging.getLogger(__name__)
@@ -101,12 +102,7 @@ PUBLISHED: tuple[PublishedResult, ...] = (
     PublishedResult("Best challenge system", SRC_CHALLENGE, 0.195, 93.8, "challenge evaluation set", "system"),
 )
 
-HEADS: tuple[tuple[str, str], ...] = (
-    ("audio", "Audio only"),
-    ("visual", "Visual only"),
-    ("early", "Early fusion"),
-    ("late", "Late fusion"),
-)
+HEADS: tuple[tuple[str, str], ...] = tuple((h, HEAD_NAMES[h].capitalize()) for h in PER_HEAD_PUBLISHED)
 FEATURE_NAMES = {
     "gammatone": "gammatone",
     "logmel": "log-mel",

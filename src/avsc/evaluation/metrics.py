@@ -31,7 +31,7 @@ import logging
 from typing import Any
 
 import numpy as np
-from sklearn.metrics import log_loss
+from sklearn.metrics import confusion_matrix, log_loss, recall_score
 
 from avsc.data.tau import CLASSES
 
@@ -118,9 +118,7 @@ def confusion(y_true: np.ndarray, y_pred: np.ndarray) -> np.ndarray:
     y_pred = _check_labels(y_pred, name="y_pred")
     if y_true.shape != y_pred.shape:
         raise ValueError(f"y_true {y_true.shape} and y_pred {y_pred.shape} differ in length")
-    out = np.zeros((N_CLASSES, N_CLASSES), dtype=np.int64)
-    np.add.at(out, (y_true, y_pred), 1)
-    return out
+    return confusion_matrix(y_true, y_pred, labels=list(range(N_CLASSES))).astype(np.int64)
 
 
 def classwise_accuracy(y_true: np.ndarray, y_pred: np.ndarray) -> np.ndarray:
@@ -136,11 +134,11 @@ def classwise_accuracy(y_true: np.ndarray, y_pred: np.ndarray) -> np.ndarray:
     np.ndarray, shape (10,), float64
         Fractions in ``[0, 1]``; ``NaN`` for a class with no segment.
     """
-    cm = confusion(y_true, y_pred)
-    support = cm.sum(axis=1)
-    with np.errstate(invalid="ignore", divide="ignore"):
-        acc = np.where(support > 0, np.diag(cm) / np.where(support > 0, support, 1), np.nan)
-    return acc.astype(np.float64)
+    y_true = _check_labels(y_true, name="y_true")
+    y_pred = _check_labels(y_pred, name="y_pred")
+    labels = list(range(N_CLASSES))
+    # per-class recall is exactly the diagonal of the row-normalised confusion matrix; NaN without support
+    return recall_score(y_true, y_pred, labels=labels, average=None, zero_division=np.nan).astype(np.float64)
 
 
 def _nanmean(values: np.ndarray) -> float | None:

@@ -16,13 +16,13 @@ import numpy as np
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 from matplotlib.ticker import MaxNLocator
+from sklearn.metrics import ConfusionMatrixDisplay
 
 from avsc.data.tau import CLASSES
+from avsc.heads import HEAD_NAMES
 from avsc.io import atomic_path
 
 LOG = logging.getLogger(__name__)
-
-HEAD_LABELS = {"audio": "audio only", "visual": "visual only", "early": "early fusion", "late": "late fusion"}
 
 
 def _save(fig: Figure, path: Path | str) -> Path:
@@ -34,12 +34,15 @@ def _save(fig: Figure, path: Path | str) -> Path:
 
 
 def plot_confusion(path: Path | str, confusion: np.ndarray, *, title: str) -> Path:
+    """Write :func:`confusion_figure` to ``path`` (PNG)."""
+    return _save(confusion_figure(confusion, title=title), path)
+
+
+def confusion_figure(confusion: np.ndarray, *, title: str) -> Figure:
     """Confusion matrix with class names on both axes, row-normalised colours, counts in cells.
 
     Parameters
     ----------
-    path : Path or str
-        Destination PNG.
     confusion : np.ndarray, shape (10, 10)
         Counts, rows the true class, columns the predicted class.
     title : str
@@ -52,26 +55,16 @@ def plot_confusion(path: Path | str, confusion: np.ndarray, *, title: str) -> Pa
     norm = cm / np.where(support > 0, support, 1)
     fig = Figure(figsize=(8.5, 7.5))
     ax = fig.add_subplot(1, 1, 1)
-    image = ax.imshow(norm, cmap="Blues", vmin=0.0, vmax=1.0)
-    fig.colorbar(image, ax=ax, fraction=0.046, pad=0.04, label="fraction of the true class")
-    ticks = np.arange(len(CLASSES))
-    ax.set_xticks(ticks, labels=CLASSES, rotation=45, ha="right")
-    ax.set_yticks(ticks, labels=CLASSES)
+    display = ConfusionMatrixDisplay(confusion_matrix=norm, display_labels=list(CLASSES))
+    display.plot(ax=ax, cmap="Blues", xticks_rotation=45, values_format=".2f", im_kw={"vmin": 0.0, "vmax": 1.0})
+    display.im_.colorbar.set_label("fraction of the true class")
+    for (i, j), text in np.ndenumerate(display.text_):  # colours by fraction, cells show counts
+        text.set_text(str(cm[i, j]))
+        text.set_fontsize(8)
     ax.set_xlabel("predicted")
     ax.set_ylabel("true")
     ax.set_title(title)
-    for i in range(cm.shape[0]):
-        for j in range(cm.shape[1]):
-            ax.text(
-                j,
-                i,
-                str(cm[i, j]),
-                ha="center",
-                va="center",
-                fontsize=8,
-                color="white" if norm[i, j] > 0.5 else "black",
-            )
-    return _save(fig, path)
+    return fig
 
 
 def plot_per_class_accuracy(path: Path | str, heads: Mapping[str, Mapping[str, Any]], *, title: str) -> Path:
@@ -99,7 +92,7 @@ def plot_per_class_accuracy(path: Path | str, heads: Mapping[str, Mapping[str, A
         per_class = heads[head].get("per_class", heads[head])
         values = [per_class.get(c, {}).get("accuracy") for c in CLASSES]
         pct = np.array([np.nan if v is None else 100.0 * float(v) for v in values])
-        ax.bar(x - 0.4 + width * (k + 0.5), np.nan_to_num(pct), width, label=HEAD_LABELS.get(head, head))
+        ax.bar(x - 0.4 + width * (k + 0.5), np.nan_to_num(pct), width, label=HEAD_NAMES.get(head, head))
     ax.set_xticks(x, labels=CLASSES, rotation=30, ha="right")
     ax.set_ylabel("accuracy (%)")
     ax.set_ylim(0, 100)

@@ -28,10 +28,11 @@ from avsc.evaluation.reports import (
     write_per_class_csv,
     write_predictions,
 )
+from avsc.heads import HEAD_NAMES
 from avsc.io import atomic_write_text
 from avsc.models.saving import load_keras_model, model_path
 from avsc.systems import get_system
-from avsc.systems.base import HEAD_NAMES, System
+from avsc.systems.base import System
 from avsc.training.arrays import load_split
 from avsc.training.stages import backbone_pretrained_flag
 
@@ -149,7 +150,7 @@ def evaluate(params: Params, root_dir: Path | None = None) -> dict:
 def parameter_counts(model: Any) -> dict[str, int]:
     """``params_total`` and ``params_trainable`` of the final model as it was fine-tuned (cached
     embeddings: the frozen image backbones are not part of it; see ``avsc model-summary`` for them)."""
-    from avsc.models.secrnn import count_params
+    from avsc.models.counting import count_params
 
     counts = count_params(model)
     return {"params_total": counts["total"], "params_trainable": counts["trainable"]}

@@ -20,8 +20,8 @@ from typing import Any
 from avsc.config.base import SYSTEMS
 from avsc.data.tau import CLASSES
 from avsc.evaluation.comparison import PUBLISHED, format_published
+from avsc.heads import HEAD_NAMES
 from avsc.io import atomic_write_text
-from avsc.systems.base import HEAD_NAMES
 
 log = logging.getLogger(__name__)
 

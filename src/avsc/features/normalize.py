@@ -43,13 +43,13 @@ class RunningStats:
         ``min_std_ratio`` floors each std at that fraction of the largest one, so near-constant
         dimensions (e.g. of a random backbone) are not blown up by the division.
         """
-        if not self.count:
+        if not self.count or self.total is None or self.total_sq is None:
             raise ValueError("no training features to fit normalisation statistics on")
         mean = self.total / self.count
         std = np.sqrt(np.maximum(self.total_sq / self.count - mean**2, 1e-12))
         if min_std_ratio:
             std = np.maximum(std, min_std_ratio * float(std.max()))
-        return mean.astype(np.float32), std.astype(np.float32)
+        return np.asarray(mean, dtype=np.float32), np.asarray(std, dtype=np.float32)
 
 
 def save_stats(path: Path | str, *, mean: np.ndarray, std: np.ndarray) -> None:

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import numpy as np
 
-from avsc.models.backbone import preprocess_frames
+from avsc.models.backbone import BackboneKind, preprocess_frames
 
 
-def embed_frames(backbone, frames: np.ndarray, *, batch_size: int, kind: str = "vgg16") -> np.ndarray:
+def embed_frames(backbone, frames: np.ndarray, *, batch_size: int, kind: BackboneKind = "vgg16") -> np.ndarray:
     """Embeddings of a clip's frames, ``batch_size`` frames per backbone call.
 
     Parameters

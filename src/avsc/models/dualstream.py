@@ -62,8 +62,9 @@ import keras
 from keras import layers
 
 from avsc.config.models import DualStreamModel
+from avsc.models.counting import count_params
 from avsc.models.dualstream_blocks import attention_block, classification_head, conv_downsampling
-from avsc.models.secrnn import N_CLASSES, count_params
+from avsc.models.secrnn import N_CLASSES
 
 HEADS = ("audio", "visual", "fused")
 

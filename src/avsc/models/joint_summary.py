@@ -8,6 +8,7 @@ from __future__ import annotations
 import keras
 
 from avsc.models.backbone import PAPER_IMAGE_SIZE, BackboneKind, build_backbone, embedding_dim
+from avsc.models.counting import count_params
 from avsc.models.joint import (
     AE,
     N_CLASSES,
@@ -19,12 +20,6 @@ from avsc.models.joint import (
     build_visual_only,
     set_strategy,
 )
-
-
-def count(model: keras.Model) -> dict[str, int]:
-    """``{"total", "trainable"}`` weights (BatchNormalization statistics count in ``total`` only)."""
-    trainable = sum(int(w.numpy().size) for w in model.trainable_weights)
-    return {"total": int(model.count_params()), "trainable": trainable}
 
 
 def parameter_counts(
@@ -65,22 +60,25 @@ def parameter_counts(
     visual = build_visual_only(cfg, visual_dim=dim, n_classes=n_classes)
     base, _ = build_backbone(kind=backbone, image_size=size, quiet=True)
     fused = build_joint_fused(cfg, n_bins=n_bins, backbone=base, kind=backbone, n_classes=n_classes)
-    ve = count(fused.get_layer(VE))
-    joint_trainable = count(fused)["trainable"]
+    ve = count_params(fused.get_layer(VE))
+    joint_trainable = count_params(fused)["trainable"]
     set_strategy(fused, "pipeline", dropout=cfg.dropout)
     out = {
-        "acoustic_encoder": count(audio.get_layer(AE)),
+        "acoustic_encoder": count_params(audio.get_layer(AE)),
         "visual_encoder": ve,
         "scene_classifier": {
-            "audio": count(audio.get_layer(SC)),
-            "visual": count(visual.get_layer(SC)),
-            "fused": count(fused.get_layer(SC)),
+            "audio": count_params(audio.get_layer(SC)),
+            "visual": count_params(visual.get_layer(SC)),
+            "fused": count_params(fused.get_layer(SC)),
         },
-        "audio_only": count(audio),
-        "visual_only": {"total": count(visual)["total"] + ve["total"], "trainable": count(visual)["trainable"]},
+        "audio_only": count_params(audio),
+        "visual_only": {
+            "total": count_params(visual)["total"] + ve["total"],
+            "trainable": count_params(visual)["trainable"],
+        },
         "fused": {
-            "total": count(fused)["total"],
-            "trainable": {"pipeline": count(fused)["trainable"], "joint": joint_trainable},
+            "total": count_params(fused)["total"],
+            "trainable": {"pipeline": count_params(fused)["trainable"], "joint": joint_trainable},
         },
         "n_bins": n_bins,
         "backbone": backbone,
@@ -91,4 +89,4 @@ def parameter_counts(
     return out
 
 
-__all__ = ["count", "parameter_counts"]
+__all__ = ["parameter_counts"]

@@ -225,16 +225,3 @@ def build_secrnn(
     visual = build_visual_module(section.visual, steps=steps, n_classes=n_classes)
     fused = build_fused_model(audio, visual, section.fusion, n_classes=n_classes)
     return {"audio": audio, "visual": visual, "fused": fused}
-
-
-def count_params(model: keras.Model) -> dict[str, int]:
-    """``{"total", "trainable"}`` weights of a model (BN statistics count in total only)."""
-    trainable = int(sum(_size(w) for w in model.trainable_weights))
-    return {"total": int(model.count_params()), "trainable": trainable}
-
-
-def _size(w) -> int:
-    n = 1
-    for d in w.shape:
-        n *= int(d)
-    return n

@@ -11,7 +11,7 @@ from avsc.config.settings import Params, load_params
 log = logging.getLogger(__name__)
 
 #: Sec. 2.6 of the paper (rounded there): audio 323k; visual 14M (105k trainable); full 15M (272k trainable).
-PAPER = {
+PAPER: dict[str, int | dict[str, int]] = {
     "audio": 323_000,
     "visual": {"total": 14_000_000, "trainable": 105_000},
     "fused": {"total": 15_000_000, "trainable": 272_000},
@@ -43,11 +43,11 @@ def parameter_summary(params: Params) -> dict:
     """
     import keras
 
+    from avsc.models.counting import count_params
     from avsc.models.secrnn import (
         build_audio_module,
         build_fused_model_with_backbone,
         build_visual_module_with_backbone,
-        count_params,
     )
 
     size = params.features.visual.secrnn.image_size

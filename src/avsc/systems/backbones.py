@@ -4,11 +4,14 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from avsc.config.settings import Params
 from avsc.errors import DataError
 from avsc.features.layout import BACKBONE_FILE, VISUAL_DIR, feature_dir
+
+if TYPE_CHECKING:
+    from avsc.models.backbone import BackboneKind
 
 
 def stage_backbone(params: Params, root_dir: Path, *, trainable: bool) -> Any:
@@ -29,7 +32,7 @@ def stage_backbone(params: Params, root_dir: Path, *, trainable: bool) -> Any:
     return model
 
 
-def with_preprocessing(backbone: Any, *, kind: str, image_size: int) -> Any:
+def with_preprocessing(backbone: Any, *, kind: BackboneKind, image_size: int) -> Any:
     """``backbone`` behind its family's preprocessing: raw RGB 0-255 frames in, embeddings out."""
     import keras
 

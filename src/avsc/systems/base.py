@@ -12,7 +12,7 @@ from abc import ABC, abstractmethod
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
 import numpy as np
 
@@ -21,15 +21,6 @@ from avsc.training.arrays import ClipArrays
 
 #: Step key -> DVC stage name (the tuner's ``--target`` uses the step keys).
 STAGES = {"audio": "train_audio", "visual": "train_visual", "fusion": "train_fusion", "finetune": "finetune"}
-
-#: What every head of every system is called in reports (predictions, metrics, plots).
-HEAD_NAMES = {
-    "audio": "audio only",
-    "visual": "visual only",
-    "early": "early fusion",
-    "late": "late fusion",
-    "fused": "audio-visual",
-}
 
 
 @dataclass(frozen=True)
@@ -59,7 +50,7 @@ class System(ABC):
     name: str
     heads: tuple[str, ...]
     final_head: str
-    steps: dict[str, StepPlan]
+    steps: ClassVar[dict[str, StepPlan]]
 
     def plan(self, step: str) -> StepPlan:
         """The plan of step ``audio``, ``visual``, ``fusion`` or ``finetune``."""

@@ -62,9 +62,11 @@ def frame_inputs(
     """Model inputs of examples: ``audio`` ``(n, 2, bins)``, ``visual`` an embedding or a raw frame."""
     out = {}
     if "audio" in inputs:
+        assert arrays.audio is not None, "the audio step reads audio features"
         out["audio"] = arrays.audio[clip_index, frame]
     if "visual" in inputs:
         source = arrays.visual if arrays.visual is not None else arrays.frames
+        assert source is not None, "a visual step reads embeddings or frames"
         out["visual"] = source[clip_index, second]
     return out
 

@@ -19,7 +19,8 @@ def manifest_dataset(manifest: Mapping[str, Any]):
     with warnings.catch_warnings():  # a local folder matches two equivalent local source types
         warnings.simplefilter("ignore", UserWarning)
         source = resolve_dataset_source(root)
-    return MetaDataset(source, name=name, digest=str(manifest["dataset_hash"])[:36])
+    # MetaDataset is concrete (its ``profile`` is a property returning None); its stub says abstract
+    return MetaDataset(source, name=name, digest=str(manifest["dataset_hash"])[:36])  # type: ignore[abstract]
 
 
 def dataset_tags(manifest: Mapping[str, Any]) -> dict[str, str]:

@@ -10,9 +10,9 @@ seconds), with ``scene_label`` and the 10 class probabilities of the system's fi
 
 from __future__ import annotations
 
-import mlflow.pyfunc
 import numpy as np
 import pandas as pd
+from mlflow.pyfunc import PythonModel
 
 from avsc.data.tau import CLASSES
 
@@ -20,7 +20,7 @@ CLIP_ROW = -1
 ARTIFACTS = ("config", "keras_model", "audio_stats", "visual_stats", "backbone")
 
 
-class SceneModel(mlflow.pyfunc.PythonModel):
+class SceneModel(PythonModel):
     """A system's final model + its front end, as one pyfunc (any system)."""
 
     def load_context(self, context) -> None:

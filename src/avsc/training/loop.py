@@ -10,6 +10,7 @@ import time
 
 import keras
 
+from avsc.heads import HEAD_NAMES
 from avsc.training.checkpoints import Checkpoints, LoopState
 
 log = logging.getLogger(__name__)
@@ -17,7 +18,7 @@ __all__ = ["Checkpoints", "LoopState", "TrainingLoop", "backfill_metrics", "epoc
 
 
 #: Output names of the systems' multi-output models (``val_late_accuracy`` is head ``late``).
-HEADS = ("audio", "visual", "early", "late", "fused")
+HEADS = tuple(HEAD_NAMES)
 #: Per-epoch values that are not a split's metric.
 PLAIN = {"learning_rate": "learning_rate", "epoch_seconds": "time/epoch_seconds"}
 

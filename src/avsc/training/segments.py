@@ -8,6 +8,7 @@ Time grid: audio features have ``audio_fps`` frames per second (50), visual embe
 
 from __future__ import annotations
 
+import keras
 import numpy as np
 
 
@@ -74,7 +75,7 @@ def mixup(
     if alpha <= 0:
         return inputs, labels
     n = labels.shape[0]
-    lam = rng.beta(alpha, alpha, size=n).astype(np.float32)
+    lam = np.asarray(rng.beta(alpha, alpha, size=n), dtype=np.float32)
     perm = rng.permutation(n)
     mixed = []
     for x in inputs:
@@ -84,9 +85,8 @@ def mixup(
 
 
 def one_hot(y: np.ndarray, n_classes: int = 10) -> np.ndarray:
-    out = np.zeros((y.size, n_classes), dtype=np.float32)
-    out[np.arange(y.size), y] = 1.0
-    return out
+    """Class indices, shape (n,) -> one-hot float32 targets, shape (n, n_classes)."""
+    return keras.utils.to_categorical(np.asarray(y).reshape(-1), num_classes=n_classes).astype(np.float32)
 
 
 def gather_time(

@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import logging
-import time
 from collections.abc import Callable
 from typing import Any
+
+import tenacity
 
 log = logging.getLogger(__name__)
 
@@ -27,15 +28,20 @@ def is_transient(exc: BaseException) -> bool:
 
 def retry(fn: Callable, *args: Any, attempts: int = 8, what: str = "", **kwargs: Any) -> Any:
     """Call ``fn`` again (with back-off) when it fails because a database is locked or busy."""
-    for attempt in range(1, attempts + 1):
-        try:
-            return fn(*args, **kwargs)
-        except Exception as exc:
-            if not is_transient(exc) or attempt == attempts:
-                raise
-            log.debug("%s: transient database error (%s), retry %d", what or getattr(fn, "__name__", fn), exc, attempt)
-            time.sleep(0.3 * attempt)
-    return None
+    name = what or getattr(fn, "__name__", str(fn))
+    retrying = tenacity.Retrying(
+        retry=tenacity.retry_if_exception(is_transient),
+        stop=tenacity.stop_after_attempt(attempts),
+        wait=tenacity.wait_incrementing(start=0.3, increment=0.3),
+        before_sleep=lambda state: log.debug(
+            "%s: transient database error (%s), retry %d",
+            name,
+            state.outcome.exception() if state.outcome else None,
+            state.attempt_number,
+        ),
+        reraise=True,
+    )
+    return retrying(fn, *args, **kwargs)
 
 
 def persist(
@@ -51,19 +57,21 @@ def persist(
 
     For storage writes whose loss would throw away work already done (a trained trial's value).
     """
-    delay = first_delay
-    for attempt in range(1, attempts + 1):
-        try:
-            return fn(*args, **kwargs)
-        except give_up_on:
-            raise
-        except Exception as exc:
-            if attempt == attempts:
-                raise
-            log.warning("%s failed (%s: %s); retry %d/%d", what, type(exc).__name__, exc, attempt, attempts - 1)
-            time.sleep(delay)
-            delay = min(delay * 2, 10.0)
-    return None
+
+    def warn(state: tenacity.RetryCallState) -> None:
+        exc = state.outcome.exception() if state.outcome else None
+        log.warning(
+            "%s failed (%s: %s); retry %d/%d", what, type(exc).__name__, exc, state.attempt_number, attempts - 1
+        )
+
+    retrying = tenacity.Retrying(
+        retry=tenacity.retry_if_exception_type(Exception) & tenacity.retry_if_not_exception_type(give_up_on),
+        stop=tenacity.stop_after_attempt(attempts),
+        wait=tenacity.wait_exponential(multiplier=first_delay, max=10.0),
+        before_sleep=warn,
+        reraise=True,
+    )
+    return retrying(fn, *args, **kwargs)
 
 
 def best_effort(fn: Callable, *args: Any, what: str = "", **kwargs: Any) -> bool:

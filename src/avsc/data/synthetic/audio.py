@@ -141,7 +141,10 @@ def drone_wave(*, rng: np.random.Generator, n: int, f0: float) -> np.ndarray:
     """Engine hum: a harmonic tone with slow pitch wobble, ``(n,)``."""
     wobble = slow_envelope(rng=rng, n=n, depth=0.05, rate=0.3)
     phase = 2 * np.pi * np.cumsum(f0 * wobble) / SAMPLE_RATE
-    return sum(0.6**k * np.sin((k + 1) * phase + rng.uniform(0, 2 * np.pi)) for k in range(4))
+    wave = np.zeros(n)
+    for k in range(4):
+        wave = wave + 0.6**k * np.sin((k + 1) * phase + rng.uniform(0, 2 * np.pi))
+    return wave
 
 
 def render_audio(*, scene: str, n: int, loc_rng: np.random.Generator, rng: np.random.Generator) -> np.ndarray:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+from typing import Any
 
 import numpy as np
 
@@ -13,7 +14,8 @@ def _jitter_video(profile: VideoProfile, rng: np.random.Generator, *, scale: flo
     """Random variation of a visual profile; ``scale`` 1 for a location, smaller for a clip."""
 
     def colour(c: tuple[float, float, float]) -> tuple[float, float, float]:
-        return tuple(float(v) for v in np.asarray(c) + rng.normal(0, 18 * scale, 3))
+        r, g, b = (float(v) for v in np.asarray(c) + rng.normal(0, 18 * scale, 3))
+        return r, g, b
 
     speed_sign = -1.0 if rng.random() < 0.5 * scale else 1.0
     return VideoProfile(
@@ -102,6 +104,7 @@ def render_video(
             speed = p.blob_speed * px * rng.uniform(0.5, 1.5)
             span_x, span_y = width + 4 * size, height + 4 * size
             cx = (rng.uniform(0, span_x) + speed * math.cos(angle) * t) % span_x - 2 * size
+            cy: Any
             if p.blob_horizontal:
                 cy = f32(rng.uniform(p.horizon * height, height))
             else:

@@ -115,7 +115,7 @@ def probe_video_row(path: Path) -> dict[str, Any]:
             first = last = None
             for frame in container.decode(stream):
                 n += 1
-                if frame.pts is not None:
+                if frame.pts is not None and stream.time_base is not None:
                     t = float(frame.pts * stream.time_base)
                     first = t if first is None else min(first, t)
                     last = t if last is None else max(last, t)
