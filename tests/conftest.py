@@ -36,6 +36,11 @@ def isolated_mlflow(tmp_path_factory, monkeypatch):
     monkeypatch.setenv("MLFLOW_TRACKING_URI", uri)
     monkeypatch.setenv("AVSC_MLFLOW_ARTIFACTS", str(store / "artifacts"))
     _point_mlflow_at(uri)  # an earlier test's configure() set MLflow's process-wide URI; the env var alone loses
+    # and its set_experiment() left an experiment id of another store (MLflow has no public reset)
+    import mlflow.tracking.fluent
+
+    monkeypatch.setattr(mlflow.tracking.fluent, "_active_experiment_id", None)
+    monkeypatch.delenv("MLFLOW_EXPERIMENT_ID", raising=False)
     yield store
 
 

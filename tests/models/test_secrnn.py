@@ -13,6 +13,7 @@ from avsc.config.models import SecrnnAudio, SecrnnFusion, SecrnnModel, SecrnnVis
 from avsc.errors import ConfigError
 from avsc.models.backbone import build_visual_backbone, preprocess_frames
 from avsc.models.blocks import conv_standard_post
+from avsc.models.counting import count_params
 from avsc.models.secrnn import (
     build_audio_module,
     build_fused_model,
@@ -20,7 +21,6 @@ from avsc.models.secrnn import (
     build_secrnn,
     build_visual_module,
     build_visual_module_with_backbone,
-    count_params,
     set_trainable,
 )
 

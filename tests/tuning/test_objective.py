@@ -7,7 +7,6 @@ from pathlib import Path
 
 import pytest
 
-from avsc.tuning import retries
 from avsc.tuning.objective import Outcome, record_outcome
 
 COMPLETE = Outcome("COMPLETE", 0.75, 0.5, 2, 3)
@@ -15,7 +14,9 @@ COMPLETE = Outcome("COMPLETE", 0.75, 0.5, 2, 3)
 
 @pytest.fixture
 def no_backoff(monkeypatch):
-    monkeypatch.setattr(retries.time, "sleep", lambda s: None)
+    import time
+
+    monkeypatch.setattr(time, "sleep", lambda s: None)  # tenacity's back-off sleeps through time.sleep
 
 
 def _study(tmp_path: Path, name: str = "s"):
