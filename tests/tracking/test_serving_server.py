@@ -69,6 +69,7 @@ def served(trained_workspace, tmp_path):
         "AVSC_SERVE_ALLOWED_ROOT": str(data),
         "AVSC_SERVE_MAX_CLIPS": "2",
         "PYTHONSAFEPATH": "1",
+        "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ.get('PATH', '')}",  # MLflow execs uvicorn
     }
     log = tmp_path / "serve.log"
     mlflow_cli = Path(sys.executable).with_name("mlflow")

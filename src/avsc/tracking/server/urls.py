@@ -61,6 +61,17 @@ def hide_secrets(text: str, url: str) -> str:
     return text
 
 
+#: ``scheme://user:password@`` anywhere in a text, and password query parameters.
+_USERINFO_RE = re.compile(r"(?i)\b([a-z][a-z0-9+.\-]*://[^\s/@:]*):([^\s/]+)@")
+_QUERY_SECRET_RE = re.compile(r"(?i)([?&](?:" + "|".join(sorted(SECRET_QUERY_KEYS)) + r")=)[^&\s'\"]+")
+
+
+def redact_text(text: str) -> str:
+    """``text`` (a log line, an error message) with the password of every URL in it replaced by ``***``."""
+    text = _USERINFO_RE.sub(lambda m: f"{m.group(1)}:{MASK}@", text)
+    return _QUERY_SECRET_RE.sub(lambda m: f"{m.group(1)}{MASK}", text)
+
+
 def has_password(url: str) -> bool:
     """Whether ``url`` carries a password (in its user part or a query parameter)."""
     return redact_url(url) != url
