@@ -89,6 +89,18 @@ def _timed_out(exc: Exception) -> bool:
     return isinstance(exc, av.error.ExitError)
 
 
+def decode_deadline(path: Path | str, limits: MediaLimits = DEFAULT_LIMITS) -> _Deadline:
+    """A clock for one file's decode: ``.check()`` between frames raises once ``decode_timeout_s`` has passed."""
+    return _Deadline(path, limits)
+
+
+def check_video_header(path: Path | str, stream, header_duration_s: float | None, limits: MediaLimits) -> None:
+    """Refuse a video stream whose frame size or header duration is past ``limits``."""
+    _check_resolution(path, stream.codec_context.width, stream.codec_context.height, limits)
+    if header_duration_s is not None:
+        _check_duration(path, header_duration_s, limits)
+
+
 def _open_av(path: Path | str, limits: MediaLimits):
     """``av.open`` for reading, with FFmpeg's own I/O timeout set to the decode limit."""
     import av
