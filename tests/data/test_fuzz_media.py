@@ -188,3 +188,22 @@ def test_a_fifo_is_refused_without_blocking(tmp_path):
     os.mkfifo(fifo)
     with pytest.raises(DataError, match="not a regular file"):
         decode_frames(fifo, fps=2, limits=LIMITS)
+
+
+@pytest.mark.timeout(120)
+def test_validation_reports_each_without_decoding_past_the_limits(media, unchanged):
+    """``avsc validate`` probes: each hostile file is a problem row (never an exception, never a hang)."""
+    from avsc.data.validation.probe import probe_audio_row, probe_video_row
+
+    for case in VIDEO_CASES:
+        row = probe_video_row(media[case], limits=LIMITS)
+        assert row["video_error"] and not row["video_decodable"], (case, row)
+        assert "\n" not in row["video_error"]
+    for case in AUDIO_CASES:
+        row = probe_audio_row(media[case], limits=LIMITS)
+        if case == "audio: wrong codec (8 kHz mu-law)":  # readable: the validation rules refuse its rate and channels
+            assert row["audio_sample_rate"] == 8000 and row["audio_channels"] == 1
+            continue
+        assert row["audio_error"] and not row["audio_readable_to_end"], (case, row)
+    assert "over the limit of 160x120" in probe_video_row(media["video: huge resolution"], limits=LIMITS)["video_error"]
+    assert "media.max_duration_s" in probe_audio_row(media["audio: very long"], limits=LIMITS)["audio_error"]
