@@ -39,7 +39,7 @@ def verbose_from_env() -> bool:
 
 def _say(line: str) -> None:
     """One line on stderr, with the password of any URL in it masked."""
-    from avsc.tracking.server.urls import redact_text
+    from avsc.secrets import redact_text
 
     print(redact_text(line), file=sys.stderr)
 

@@ -11,7 +11,7 @@ class RedactSecrets(logging.Filter):
     """A handler filter: the password of any URL in a record's message becomes ``***``."""
 
     def filter(self, record: logging.LogRecord) -> bool:
-        from avsc.tracking.service import redact_text
+        from avsc.secrets import redact_text
 
         message = record.getMessage()
         clean = redact_text(message)

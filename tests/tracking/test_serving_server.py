@@ -66,6 +66,7 @@ def served(trained_workspace, tmp_path):
     env = {k: v for k, v in os.environ.items() if k not in ("PYTHONPATH", "AVSC_ROOT")}
     env |= {
         "MLFLOW_TRACKING_URI": trained_workspace.tracking_uri,
+        "MLFLOW_REGISTRY_URI": trained_workspace.tracking_uri,  # mlflow.set_registry_uri() exports it in-process
         "AVSC_SERVE_ALLOWED_ROOT": str(data),
         "AVSC_SERVE_MAX_CLIPS": "2",
         "PYTHONSAFEPATH": "1",

@@ -22,7 +22,7 @@ import sqlite3
 from pathlib import Path
 
 from avsc.config.settings import find_root
-from avsc.tracking.server.urls import redact_text, redact_url
+from avsc.secrets import redact_text, redact_url
 
 __all__ = ["configure", "ensure_experiment", "redact_text", "redact_url", "tracking_uri"]
 

@@ -34,7 +34,7 @@ class StorageHandle:
 
 def redact(url: str) -> str:
     """``url`` with its password hidden (:func:`avsc.tracking.service.redact_url`)."""
-    from avsc.tracking.service import redact_url
+    from avsc.secrets import redact_url
 
     return redact_url(url)
 
