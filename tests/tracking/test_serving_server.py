@@ -9,6 +9,7 @@ from __future__ import annotations
 import base64
 import json
 import os
+import signal
 import socket
 import subprocess
 import sys
@@ -77,18 +78,23 @@ def served(trained_workspace, tmp_path):
     cmd = [str(mlflow_cli), "models", "serve", "-m", URI, "--env-manager", "local", "-h", "127.0.0.1"]
     with open(log, "wb") as out:
         proc = subprocess.Popen(
-            [*cmd, "-p", str(port), "-w", "1"], env=env, cwd=tmp_path, stdout=out, stderr=subprocess.STDOUT
+            [*cmd, "-p", str(port), "-w", "1"],
+            env=env,
+            cwd=tmp_path,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,  # its own process group: the uvicorn worker is stopped with it
         )
     url = f"http://127.0.0.1:{port}"
     try:
         _wait_ready(url, proc, log)
         yield url, data
     finally:
-        proc.terminate()
+        os.killpg(proc.pid, signal.SIGTERM)
         try:
             proc.wait(timeout=20)
         except subprocess.TimeoutExpired:
-            proc.kill()
+            os.killpg(proc.pid, signal.SIGKILL)
             proc.wait()
 
 
