@@ -37,26 +37,33 @@ def verbose_from_env() -> bool:
     return os.environ.get("AVSC_TRACEBACK", "").lower() in ("1", "true", "yes")
 
 
+def _say(line: str) -> None:
+    """One line on stderr, with the password of any URL in it masked."""
+    from avsc.secrets import redact_text
+
+    print(redact_text(line), file=sys.stderr)
+
+
 def run_entry(name: str, body: Callable[[], int | None], *, verbose: bool = False) -> int:
     """Run ``body`` and turn any exception into one line on stderr and an exit status."""
     try:
         return int(body() or 0)
     except ValidationFailed as exc:
-        print(f"{name}: {exc}", file=sys.stderr)
+        _say(f"{name}: {exc}")
         for problem in exc.problems:
-            print(f"  {problem}", file=sys.stderr)
+            _say(f"  {problem}")
         return EXIT_INVALID_DATA
     except AvscError as exc:
         if verbose:
             traceback.print_exc()
-        print(f"{name}: error: {exc}", file=sys.stderr)
+        _say(f"{name}: error: {exc}")
         return EXIT_USER_ERROR
     except KeyboardInterrupt:
-        print(f"{name}: interrupted", file=sys.stderr)
+        _say(f"{name}: interrupted")
         return EXIT_INTERRUPTED
     except Exception as exc:
         if verbose:
             traceback.print_exc()
         hint = "" if verbose else " (run with -v, or AVSC_TRACEBACK=1 for a stage, to see the traceback)"
-        print(f"{name}: failed: {type(exc).__name__}: {first_line(exc)}{hint}", file=sys.stderr)
+        _say(f"{name}: failed: {type(exc).__name__}: {first_line(exc)}{hint}")
         return EXIT_FAILURE

@@ -12,6 +12,7 @@ from pathlib import Path
 
 import numpy as np
 
+from avsc.config.media import DEFAULT_LIMITS, MediaLimits
 from avsc.data.media import decode_frames, probe_audio, probe_video, read_audio, read_mp4_audio
 from avsc.errors import DataError
 
@@ -37,25 +38,28 @@ def _check_file(path: Path, kind: str) -> Path:
     return path
 
 
-def load_clip(*, audio: Path | str | None, video: Path | str | None) -> ClipMedia:
-    """Read and check a clip: WAV (or the MP4's audio track), 48 kHz, stereo, at least 1 s, and its video."""
+def load_clip(*, audio: Path | str | None, video: Path | str | None, limits: MediaLimits = DEFAULT_LIMITS) -> ClipMedia:
+    """Read and check a clip: WAV (or the MP4's audio track), 48 kHz, stereo, at least 1 s, and its video.
+
+    ``limits`` (``media`` in ``params.yaml``) bound the files' size, duration, resolution and decode time.
+    """
     if video is None:
         raise DataError(
             "the fused model needs the video: give --video clip.mp4 (its audio track is used when --audio is absent)"
         )
     video = _check_file(Path(video), "video")
-    vinfo = probe_video(video)
+    vinfo = probe_video(video, limits=limits)
     if audio is not None:
         audio = _check_file(Path(audio), "audio")
-        info = probe_audio(audio)
+        info = probe_audio(audio, limits=limits)
         if info.sample_rate != EXPECTED_SR:
             raise DataError(f"{audio}: sample rate {info.sample_rate} Hz, expected {EXPECTED_SR} Hz")
         if info.channels != 2:
             raise DataError(f"{audio}: {info.channels} channel(s), expected 2 (binaural stereo)")
-        data, sr = read_audio(audio)
+        data, sr = read_audio(audio, limits=limits)
         source = audio
     else:
-        data, sr = read_mp4_audio(video)
+        data, sr = read_mp4_audio(video, limits=limits)
         source = video
         if sr != EXPECTED_SR:
             raise DataError(f"{video}: audio track at {sr} Hz, expected {EXPECTED_SR} Hz")
@@ -164,7 +168,7 @@ class ModelBundle:
             backbone=bb,
         )
 
-    def clip_arrays(self, media: ClipMedia, *, name: str):
+    def clip_arrays(self, media: ClipMedia, *, name: str, limits: MediaLimits = DEFAULT_LIMITS):
         """A clip's normalised features, as the feature stages compute them, for :meth:`probabilities`."""
         from avsc.features.frontends import audio_layout, compute_audio
         from avsc.features.normalize import apply_stats
@@ -177,7 +181,9 @@ class ModelBundle:
         mean, std = self.audio_stats
         audio = apply_stats(audio, mean=mean, std=std, time_axis=layout.time_axis)
         v = self.config.visual
-        frames = decode_frames(media.video, fps=v["fps"], size=(v["image_size"],) * 2, duration_s=float(n))
+        frames = decode_frames(
+            media.video, fps=v["fps"], size=(v["image_size"],) * 2, duration_s=float(n), limits=limits
+        )
         visual = raw = None
         if "visual" in self.config.modalities:
             vmean, vstd = self.visual_stats

@@ -28,13 +28,27 @@ def load_model(uri: str):
         raise AvscError(f"{uri}: model cannot be loaded ({first[:200]})") from None
 
 
-def predict_clip(*, model_uri: str, audio: Path | None, video: Path | None):
-    """Per-second and whole-clip probabilities as a DataFrame (see :mod:`avsc.tracking.pyfunc_model`)."""
+def media_limits(params_path: Path | None = None):
+    """The ``media`` limits of params.yaml (the defaults when there is no readable params file)."""
+    from avsc.config.media import DEFAULT_LIMITS
+    from avsc.config.settings import load_params
+
+    try:
+        return load_params(params_path).media
+    except AvscError:
+        return DEFAULT_LIMITS
+
+
+def predict_clip(*, model_uri: str, audio: Path | None, video: Path | None, limits=None):
+    """Per-second and whole-clip probabilities as a DataFrame (see :mod:`avsc.tracking.pyfunc_model`).
+
+    The files are checked first, against ``limits`` (default: ``media`` in params.yaml).
+    """
     import pandas as pd
 
     from avsc.inference import load_clip
 
-    load_clip(audio=audio, video=video)  # check the input before the (slow) model load
+    load_clip(audio=audio, video=video, limits=limits or media_limits())  # check before the (slow) model load
     model = load_model(model_uri)
     frame = pd.DataFrame([{"audio": str(audio) if audio else "", "video": str(video)}])
     return model.predict(frame)
@@ -82,6 +96,7 @@ def default_model_uri(params_path: Path | None = None) -> str:
 
 def cli_predict(args) -> int:
     uri = args.model or default_model_uri(getattr(args, "params", None))
-    result = predict_clip(model_uri=uri, audio=args.audio, video=args.video)
+    limits = media_limits(getattr(args, "params", None))
+    result = predict_clip(model_uri=uri, audio=args.audio, video=args.video, limits=limits)
     print(json.dumps(to_json(result), indent=1) if args.json else format_table(result))
     return 0

@@ -70,8 +70,10 @@ def test_register_records_metrics_lineage_and_challenger(trained_workspace, regi
     assert "secrnn" in version.description and "synthetic" in version.description.lower()
     assert f"{metrics['logloss']:.4f}" in version.description
     model_info = client.get_logged_model(version.model_id) if version.model_id else None
-    signature = __import__("mlflow").models.get_model_info(version.source).signature
-    assert signature is not None and signature.inputs.input_names() == ["video", "audio"]
+    info = __import__("mlflow").models.get_model_info(version.source)
+    assert info.signature is not None
+    assert info.signature.inputs.input_names() == ["video_b64", "audio_b64", "video", "audio", "clip"]
+    assert info.saved_input_example_info is not None  # a small base64 MP4 a client can copy
     assert model_info is None or model_info.name == "model"
     from mlflow.exceptions import MlflowException
 

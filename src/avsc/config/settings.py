@@ -22,6 +22,7 @@ from avsc.config.features import (
     VisualFeatures,
     VisualFeaturesBySystem,
 )
+from avsc.config.media import MediaLimits
 from avsc.config.models import (
     DualStreamModel,
     ImageAugmentation,
@@ -97,6 +98,7 @@ class Params(Strict):
     base: BaseSection = BaseSection()
     data: DataSection = DataSection()
     validate_: ValidateSection = Field(ValidateSection(), alias="validate")
+    media: MediaLimits = MediaLimits()
     features: FeaturesSection = FeaturesSection()
     model: ModelSection = ModelSection()
     train_audio: TrainSection = TrainSection()
@@ -140,6 +142,7 @@ __all__ = [
     "ImageAugmentation",
     "JointModel",
     "LongTermFeatures",
+    "MediaLimits",
     "ModelNames",
     "ModelSection",
     "Params",

@@ -1,12 +1,17 @@
 """Reading and writing media: 24-bit WAV (soundfile) and H.264 MP4 (PyAV, which ships ffmpeg).
 
 Writers go through :func:`avsc.io.atomic_path`, so a crash never leaves a half-written file under
-the final name.
+the final name. Readers apply :class:`avsc.config.media.MediaLimits` (``media`` in ``params.yaml``):
+a file past a limit (size, header duration, resolution) is refused by name before it is decoded,
+and a decode that runs past ``decode_timeout_s`` stops with a one-line :class:`DataError`.
 """
 
 from __future__ import annotations
 
 import math
+import os
+import stat
+import time
 from dataclasses import dataclass
 from fractions import Fraction
 from pathlib import Path
@@ -14,8 +19,93 @@ from pathlib import Path
 import numpy as np
 import soundfile as sf
 
+from avsc.config.media import DEFAULT_LIMITS, MediaLimits
 from avsc.errors import DataError
 from avsc.io import atomic_path
+
+#: Highest audio sample rate accepted from a container header (anything above is a corrupt header).
+MAX_SAMPLE_RATE = 384_000
+
+
+def check_media_file(path: Path | str, *, limits: MediaLimits = DEFAULT_LIMITS) -> int:
+    """Refuse what must not be opened: missing, not a regular file (a FIFO would block), empty, too big.
+
+    Symlinks are followed (the size is the target's). Returns the size in bytes.
+    """
+    try:
+        st = os.stat(path)
+    except FileNotFoundError:
+        raise DataError(f"{path}: file not found") from None
+    except OSError as exc:
+        raise DataError(f"{path}: cannot be read ({exc.strerror})") from None
+    if not stat.S_ISREG(st.st_mode):
+        raise DataError(f"{path}: not a regular file")
+    if st.st_size == 0:
+        raise DataError(f"{path}: empty file (0 bytes)")
+    if st.st_size > limits.max_file_bytes:
+        raise DataError(
+            f"{path}: {st.st_size} bytes, over the limit of {limits.max_file_bytes} bytes (media.max_file_bytes)"
+        )
+    return st.st_size
+
+
+def _check_duration(path: Path | str, duration_s: float, limits: MediaLimits) -> None:
+    if not math.isfinite(duration_s) or duration_s > limits.max_duration_s:
+        raise DataError(
+            f"{path}: {duration_s:.1f} s long, over the limit of {limits.max_duration_s:g} s (media.max_duration_s)"
+        )
+
+
+def _check_resolution(path: Path | str, width: int, height: int, limits: MediaLimits) -> None:
+    if width > limits.max_width or height > limits.max_height:
+        raise DataError(
+            f"{path}: {width}x{height} video, over the limit of {limits.max_width}x{limits.max_height} "
+            "(media.max_width, media.max_height)"
+        )
+    if width <= 0 or height <= 0:
+        raise DataError(f"{path}: video stream without a frame size ({width}x{height})")
+
+
+class _Deadline:
+    """Raises once ``limits.decode_timeout_s`` has passed since it was made (checked between frames)."""
+
+    def __init__(self, path: Path | str, limits: MediaLimits) -> None:
+        self.path = path
+        self.seconds = limits.decode_timeout_s
+        self.end = time.monotonic() + limits.decode_timeout_s
+
+    def check(self) -> None:
+        if time.monotonic() > self.end:
+            raise self.error()
+
+    def error(self) -> DataError:
+        return DataError(f"{self.path}: decoding took longer than {self.seconds:g} s (media.decode_timeout_s)")
+
+
+def _timed_out(exc: Exception) -> bool:
+    """Whether FFmpeg gave up because the ``av.open`` timeout (the decode limit) interrupted it."""
+    import av
+
+    return isinstance(exc, av.error.ExitError)
+
+
+def decode_deadline(path: Path | str, limits: MediaLimits = DEFAULT_LIMITS) -> _Deadline:
+    """A clock for one file's decode: ``.check()`` between frames raises once ``decode_timeout_s`` has passed."""
+    return _Deadline(path, limits)
+
+
+def check_video_header(path: Path | str, stream, header_duration_s: float | None, limits: MediaLimits) -> None:
+    """Refuse a video stream whose frame size or header duration is past ``limits``."""
+    _check_resolution(path, stream.codec_context.width, stream.codec_context.height, limits)
+    if header_duration_s is not None:
+        _check_duration(path, header_duration_s, limits)
+
+
+def _open_av(path: Path | str, limits: MediaLimits):
+    """``av.open`` for reading, with FFmpeg's own I/O timeout set to the decode limit."""
+    import av
+
+    return av.open(str(path), timeout=limits.decode_timeout_s)
 
 
 @dataclass(frozen=True)
@@ -32,17 +122,26 @@ class AudioInfo:
         return self.frames / self.sample_rate if self.sample_rate else 0.0
 
 
-def probe_audio(path: Path | str) -> AudioInfo:
-    """Read an audio file's header."""
+def probe_audio(path: Path | str, *, limits: MediaLimits = DEFAULT_LIMITS) -> AudioInfo:
+    """Read an audio file's header; a file past ``limits`` (size, duration) is refused."""
+    check_media_file(path, limits=limits)
     try:
         info = sf.info(str(path))
     except Exception as exc:
         raise DataError(f"{path}: not a readable audio file ({_short(exc)})") from None
-    return AudioInfo(info.samplerate, info.channels, info.frames, info.subtype)
+    result = AudioInfo(info.samplerate, info.channels, info.frames, info.subtype)
+    if result.sample_rate <= 0 or result.channels <= 0:
+        raise DataError(f"{path}: audio header without a sample rate or channels")
+    _check_duration(path, result.duration_s, limits)
+    return result
 
 
-def read_audio(path: Path | str) -> tuple[np.ndarray, int]:
-    """Read a whole audio file as float32 ``(n_samples, n_channels)`` and its sample rate."""
+def read_audio(path: Path | str, *, limits: MediaLimits = DEFAULT_LIMITS) -> tuple[np.ndarray, int]:
+    """Read a whole audio file as float32 ``(n_samples, n_channels)`` and its sample rate.
+
+    The header is checked against ``limits`` first, so a header that claims hours is never read.
+    """
+    probe_audio(path, limits=limits)
     try:
         data, sr = sf.read(str(path), dtype="float32", always_2d=True)
     except Exception as exc:
@@ -74,12 +173,11 @@ def _short(exc: Exception) -> str:
     return text[:160]
 
 
-def probe_video(path: Path | str) -> VideoInfo:
-    """Read a video container's header (no decoding)."""
-    import av
-
+def probe_video(path: Path | str, *, limits: MediaLimits = DEFAULT_LIMITS) -> VideoInfo:
+    """Read a video container's header (no decoding); a file past ``limits`` is refused."""
+    check_media_file(path, limits=limits)
     try:
-        with av.open(str(path)) as container:
+        with _open_av(path, limits) as container:
             if not container.streams.video:
                 raise DataError(f"{path}: no video stream")
             stream = container.streams.video[0]
@@ -90,7 +188,7 @@ def probe_video(path: Path | str) -> VideoInfo:
                 duration = container.duration / 1_000_000
             else:
                 duration = 0.0
-            return VideoInfo(
+            info = VideoInfo(
                 width=stream.codec_context.width,
                 height=stream.codec_context.height,
                 fps=fps,
@@ -101,7 +199,12 @@ def probe_video(path: Path | str) -> VideoInfo:
     except DataError:
         raise
     except Exception as exc:
+        if _timed_out(exc):
+            raise _Deadline(path, limits).error() from None
         raise DataError(f"{path}: not a readable video file ({_short(exc)})") from None
+    _check_resolution(path, info.width, info.height, limits)
+    _check_duration(path, info.duration_s, limits)
+    return info
 
 
 def decode_frames(
@@ -110,38 +213,49 @@ def decode_frames(
     fps: float,
     size: tuple[int, int] | None = None,
     duration_s: float | None = None,
+    limits: MediaLimits = DEFAULT_LIMITS,
 ) -> np.ndarray:
     """Decode frames at ``fps``, time-aligned with the audio seconds.
 
     Frame ``k`` is the last decoded frame whose timestamp is at or before ``k / fps``, so
-    seconds of audio and groups of ``fps`` frames line up.
+    seconds of audio and groups of ``fps`` frames line up. ``limits`` are checked before decoding
+    (file size, frame size, duration) and while decoding (every frame's size, the decode time).
 
     Returns
     -------
     frames : np.ndarray, shape (n_frames, height, width, 3), dtype uint8
         ``n_frames = round(duration_s * fps)``; ``size`` is ``(width, height)`` of the output.
     """
-    import av
-
+    check_media_file(path, limits=limits)
+    deadline = _Deadline(path, limits)
     try:
-        with av.open(str(path)) as container:
+        with _open_av(path, limits) as container:
+            if not container.streams.video:
+                raise DataError(f"{path}: no video stream")
             stream = container.streams.video[0]
+            _check_resolution(path, stream.codec_context.width, stream.codec_context.height, limits)
             stream.thread_type = "AUTO"
-            time_base = stream.time_base if stream.time_base is not None else Fraction(0)
+            header_s = None
+            if stream.duration and stream.time_base is not None:
+                header_s = float(stream.duration * stream.time_base)
+            elif container.duration is not None:
+                header_s = container.duration / 1e6
+            if header_s is not None:
+                _check_duration(path, header_s, limits)
             if duration_s is None:
-                if stream.duration:
-                    duration_s = float(stream.duration * time_base)
-                elif container.duration is not None:
-                    duration_s = container.duration / 1e6
-                else:
-                    raise DataError(f"{path}: the video states no duration")
+                if header_s is None:
+                    raise DataError(f"{path}: video without a duration")
+                duration_s = header_s
+            _check_duration(path, duration_s, limits)
             n_out = round(duration_s * fps)
             targets = [k / fps for k in range(n_out)]
             out: list[np.ndarray] = []
             last = None
             t_idx = 0
             for frame in container.decode(stream):
-                t = float(frame.pts * time_base) if frame.pts is not None else 0.0
+                deadline.check()
+                _check_resolution(path, frame.width, frame.height, limits)
+                t = float(frame.pts * stream.time_base) if frame.pts is not None else 0.0
                 while t_idx < n_out and t > targets[t_idx] + 1e-6 and last is not None:
                     out.append(last)
                     t_idx += 1
@@ -154,7 +268,11 @@ def decode_frames(
             while t_idx < n_out and last is not None:
                 out.append(last)
                 t_idx += 1
+    except DataError:
+        raise
     except Exception as exc:
+        if _timed_out(exc):
+            raise deadline.error() from None
         raise DataError(f"{path}: video cannot be decoded ({_short(exc)})") from None
     if not out:
         raise DataError(f"{path}: video has no decodable frames")
@@ -206,11 +324,14 @@ def write_mp4(
 AUDIO_MARGIN_S = 0.5
 
 
-def read_mp4_audio(path: Path | str, *, max_seconds: float | None = None) -> tuple[np.ndarray, int]:
+def read_mp4_audio(
+    path: Path | str, *, max_seconds: float | None = None, limits: MediaLimits = DEFAULT_LIMITS
+) -> tuple[np.ndarray, int]:
     """Decode the audio track of a video file as float32 ``(n_samples, n_channels)`` in [-1, 1].
 
     Decoding stops at the video stream's duration plus ``AUDIO_MARGIN_S`` (a track far longer than
-    its video is never read whole) and at ``max_seconds`` when given. Integer samples (``u8``,
+    its video is never read whole), at ``max_seconds`` when given and at ``limits.max_duration_s``
+    (past which the file is refused); the decode time is bounded by ``limits``. Integer samples (``u8``,
     ``s16``, ``s32``, ``s64``, packed or planar) are scaled by ``2 ** (bits - 1)``.
 
     Returns
@@ -218,27 +339,35 @@ def read_mp4_audio(path: Path | str, *, max_seconds: float | None = None) -> tup
     audio : np.ndarray, shape (n_samples, n_channels), dtype float32
     sample_rate : int
     """
-    import av
-
+    check_media_file(path, limits=limits)
+    deadline = _Deadline(path, limits)
     try:
-        with av.open(str(path)) as container:
+        with _open_av(path, limits) as container:
             if not container.streams.audio:
                 raise DataError(f"{path}: the video has no audio track")
             stream = container.streams.audio[0]
-            sr = int(stream.codec_context.sample_rate or stream.rate)
+            sr = int(stream.codec_context.sample_rate or stream.rate or 0)
+            if not 0 < sr <= MAX_SAMPLE_RATE:
+                raise DataError(f"{path}: audio track with an invalid sample rate ({sr} Hz)")
             limit_s = _audio_limit_s(container, max_seconds)
             limit = None if limit_s is None else max(0, math.ceil(limit_s * sr))
+            refuse_at = math.ceil((limits.max_duration_s + AUDIO_MARGIN_S) * sr)
             chunks: list[np.ndarray] = []
             total = 0
             for frame in container.decode(stream):
+                deadline.check()
                 if limit is not None and total >= limit:
                     break
+                if total > refuse_at:
+                    _check_duration(path, total / sr, limits)
                 chunk = _frame_samples(frame)
                 chunks.append(chunk)
                 total += chunk.shape[0]
     except DataError:
         raise
     except Exception as exc:
+        if _timed_out(exc):
+            raise deadline.error() from None
         raise DataError(f"{path}: audio track cannot be decoded ({_short(exc)})") from None
     if not chunks:
         raise DataError(f"{path}: the audio track is empty")

@@ -12,6 +12,7 @@ from pathlib import Path
 
 import numpy as np
 
+from avsc.config.media import DEFAULT_LIMITS, MediaLimits
 from avsc.data.media import read_audio
 from avsc.errors import DataError
 from avsc.features.frontends import AudioSettings, compute_audio
@@ -20,15 +21,19 @@ from avsc.features.frontends import AudioSettings, compute_audio
 MIN_FRACTION = 0.9
 
 
-def audio_file_features(path: Path | str, *, cfg: AudioSettings, duration_s: float) -> np.ndarray:
+def audio_file_features(
+    path: Path | str, *, cfg: AudioSettings, duration_s: float, limits: MediaLimits = DEFAULT_LIMITS
+) -> np.ndarray:
     """Features of one stereo audio file with the front end of ``cfg``, fitted to the nominal length.
+
+    ``limits`` (``media`` in ``params.yaml``) bound the file's size and duration.
 
     Raises
     ------
     DataError
         For audio that is not stereo or shorter than ``MIN_FRACTION`` of ``duration_s``.
     """
-    audio, sr = read_audio(path)
+    audio, sr = read_audio(path, limits=limits)
     if audio.shape[1] != 2:
         raise DataError(f"{path}: expected 2 channels, found {audio.shape[1]}")
     if audio.shape[0] < int(MIN_FRACTION * duration_s * sr):

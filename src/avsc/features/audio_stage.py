@@ -13,6 +13,7 @@ from pathlib import Path
 from tqdm.auto import tqdm
 
 from avsc.config.features import DualStreamAudioFeatures
+from avsc.config.media import MediaLimits
 from avsc.config.settings import Params, find_root
 from avsc.data.manifest import dataset_root, read_manifest
 from avsc.data.validation.report import require_valid
@@ -28,14 +29,14 @@ from avsc.features.store import FeatureStore
 log = logging.getLogger(__name__)
 
 
-def _audio_job(args: tuple[str, str, AudioSettings, float, str]) -> tuple[str, str | None]:
+def _audio_job(args: tuple[str, str, AudioSettings, float, str, MediaLimits]) -> tuple[str, str | None]:
     """Worker: one clip's audio features, saved to the store. Returns (clip, error)."""
-    clip, source, cfg, duration_s, store_dir = args
+    clip, source, cfg, duration_s, store_dir, limits = args
     try:
         if isinstance(cfg, DualStreamAudioFeatures) and cfg.kind == "embeddings":
             feats = read_embeddings(source, cfg=cfg, duration_s=duration_s)
         else:
-            feats = audio_file_features(source, cfg=cfg, duration_s=duration_s)
+            feats = audio_file_features(source, cfg=cfg, duration_s=duration_s, limits=limits)
         FeatureStore(store_dir).save(clip, feats)
         return clip, None
     except AvscError as exc:
@@ -79,7 +80,10 @@ def run_audio_stage(params: Params, root_dir: Path | None = None) -> dict:
         params.features.workers,
         " [SYNTHETIC data]" if manifest["synthetic"] else "",
     )
-    jobs = [(c["clip"], _source(cfg, data_root, c), cfg, params.validate_.duration_s, str(store.folder)) for c in todo]
+    jobs = [
+        (c["clip"], _source(cfg, data_root, c), cfg, params.validate_.duration_s, str(store.folder), params.media)
+        for c in todo
+    ]
     failures = Failures(params, n_clips=len(clips), files={c["clip"]: c["filename_audio"] for c in clips})
     with ProcessPoolExecutor(max_workers=params.features.workers) as pool:
         for clip, error in tqdm(

@@ -15,6 +15,7 @@ from pathlib import Path
 import numpy as np
 from tqdm.auto import tqdm
 
+from avsc.config.media import MediaLimits
 from avsc.config.settings import Params, find_root
 from avsc.data.manifest import dataset_root, read_manifest
 from avsc.data.media import decode_frames
@@ -30,10 +31,10 @@ from avsc.io import atomic_path
 log = logging.getLogger(__name__)
 
 
-def _decode_job(args: tuple[str, str, int, int, float]) -> tuple[str, np.ndarray | None, str | None]:
-    clip, mp4, fps, size, duration_s = args
+def _decode_job(args: tuple[str, str, int, int, float, MediaLimits]) -> tuple[str, np.ndarray | None, str | None]:
+    clip, mp4, fps, size, duration_s, limits = args
     try:
-        frames = decode_frames(mp4, fps=fps, size=(size, size), duration_s=duration_s)
+        frames = decode_frames(mp4, fps=fps, size=(size, size), duration_s=duration_s, limits=limits)
         return clip, frames, None
     except AvscError as exc:
         return clip, None, str(exc)
@@ -102,7 +103,14 @@ def run_visual_stage(params: Params, root_dir: Path | None = None) -> dict:
         " [SYNTHETIC data]" if manifest["synthetic"] else "",
     )
     jobs = [
-        (c["clip"], str(data_root / c["filename_video"]), vcfg.fps, vcfg.image_size, params.validate_.duration_s)
+        (
+            c["clip"],
+            str(data_root / c["filename_video"]),
+            vcfg.fps,
+            vcfg.image_size,
+            params.validate_.duration_s,
+            params.media,
+        )
         for c in todo
     ]
     failures = Failures(params, n_clips=len(clips), files={c["clip"]: c["filename_video"] for c in clips})

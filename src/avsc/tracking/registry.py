@@ -80,7 +80,7 @@ def register(params: Params, root_dir: Path | None = None) -> dict:
     from avsc.tracking.pyfunc_model import SceneModel
     from avsc.tracking.requirements import serving_requirements
     from avsc.tracking.runs import GIT_COMMIT_TAG, stage_run
-    from avsc.tracking.signature import model_signature
+    from avsc.tracking.signature import input_example, model_signature
 
     root_dir = root_dir or find_root()
     reg = params.register_
@@ -139,6 +139,7 @@ def register(params: Params, root_dir: Path | None = None) -> dict:
                 code_paths=[str(Path(avsc.__file__).parent)],
                 pip_requirements=serving_requirements(),
                 signature=model_signature(),
+                input_example=input_example(),
             )
             tags |= {"source_run": run.info.run_id, "git_commit": run.data.tags.get(GIT_COMMIT_TAG, "unknown")}
             version = mlflow.register_model(logged.model_uri, name, tags=tags)

@@ -22,6 +22,9 @@ import sqlite3
 from pathlib import Path
 
 from avsc.config.settings import find_root
+from avsc.secrets import redact_text, redact_url
+
+__all__ = ["configure", "ensure_experiment", "redact_text", "redact_url", "tracking_uri"]
 
 log = logging.getLogger(__name__)
 
@@ -106,11 +109,34 @@ def _prepare_sqlite(uri: str) -> str:
     return uri if "?" in uri else f"{uri}?timeout=60"
 
 
+def move_credentials(uri: str) -> str:
+    """``http(s)://user:password@host`` → ``http(s)://host``, the credentials put in MLflow's own variables.
+
+    MLflow prints run links and error messages with the tracking URI it was given; with the user
+    and password in ``MLFLOW_TRACKING_USERNAME`` / ``MLFLOW_TRACKING_PASSWORD`` (basic auth, as
+    before) the URI it shows carries none. Variables the user already set are kept.
+    """
+    from urllib.parse import unquote, urlsplit, urlunsplit
+
+    if not uri.startswith(("http://", "https://")):
+        return uri
+    parts = urlsplit(uri)
+    if "@" not in parts.netloc:
+        return uri
+    userinfo, hostport = parts.netloc.rsplit("@", 1)
+    user, _, password = userinfo.partition(":")
+    if user:
+        os.environ.setdefault("MLFLOW_TRACKING_USERNAME", unquote(user))
+    if password:
+        os.environ.setdefault("MLFLOW_TRACKING_PASSWORD", unquote(password))
+    return urlunsplit((parts.scheme, hostport, parts.path, parts.query, parts.fragment))
+
+
 def configure(root: Path | None = None) -> str:
-    """Point MLflow at the store and return the URI in use."""
+    """Point MLflow at the store and return the URI in use (credentials of a server URI moved out of it)."""
     import mlflow
 
-    uri = tracking_uri(root)
+    uri = move_credentials(tracking_uri(root))
     if uri.startswith("sqlite:///"):
         uri = _prepare_sqlite(uri)
     uri = normalize_db_url(uri)  # a PostgreSQL store opened directly: the installed driver

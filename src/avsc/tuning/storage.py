@@ -33,13 +33,10 @@ class StorageHandle:
 
 
 def redact(url: str) -> str:
-    """``url`` with its password hidden."""
-    try:
-        from sqlalchemy.engine import make_url
+    """``url`` with its password hidden (:func:`avsc.tracking.service.redact_url`)."""
+    from avsc.secrets import redact_url
 
-        return make_url(url).render_as_string(hide_password=True)
-    except Exception:
-        return url.rsplit("@", maxsplit=1)[-1]
+    return redact_url(url)
 
 
 def normalize_rdb_url(url: str) -> str:

@@ -10,6 +10,7 @@ import argparse
 import logging
 from pathlib import Path
 
+from avsc.config.media import MediaLimits
 from avsc.config.settings import Params, ValidateSection, find_root, load_params
 from avsc.data.validation.report import ValidationReport
 from avsc.data.validation.validate import validate_from_params, validate_with
@@ -39,15 +40,16 @@ def cli_validate(args: argparse.Namespace) -> int:
     """``avsc validate --data ROOT [--report-dir DIR]``; rules from params.yaml's ``validate``."""
     params_file = getattr(args, "params", None)
     if params_file is not None or (find_root() / "params.yaml").is_file():
-        cfg = load_params(params_file).validate_
+        params = load_params(params_file)
+        cfg, limits = params.validate_, params.media
     else:
-        cfg = ValidateSection()
+        cfg, limits = ValidateSection(), MediaLimits()
     report_dir = (
         Path(args.report_dir)
         if args.report_dir
         else Path("reports/validation") / (Path(args.data).resolve().name or "dataset")
     )
-    report = validate_with(Path(args.data), report_dir, cfg)
+    report = validate_with(Path(args.data), report_dir, cfg, limits=limits)
     raise_if_invalid(report)
     log.info(
         "%s: valid (%d clips, %d GX expectations passed) in %.1f s; Data Docs %s",

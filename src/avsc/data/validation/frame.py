@@ -10,6 +10,7 @@ from pathlib import Path
 
 import pandas as pd
 
+from avsc.config.media import DEFAULT_LIMITS, MediaLimits
 from avsc.data.paths import OUTSIDE_ROOT, media_problem
 from avsc.data.tau import CLASSES
 from avsc.data.validation.index import name_parts, read_index
@@ -17,7 +18,9 @@ from avsc.data.validation.probe import probe_all
 from avsc.data.validation.report import Problem
 
 
-def build_index(root: Path, *, workers: int = 2) -> tuple[pd.DataFrame, list[Problem]]:
+def build_index(
+    root: Path, *, workers: int = 2, limits: MediaLimits = DEFAULT_LIMITS
+) -> tuple[pd.DataFrame, list[Problem]]:
     """The frame the GX suite runs on, and the problems found while reading the index files."""
     problems: list[Problem] = []
     df = read_index(root, problems)
@@ -87,7 +90,7 @@ def build_index(root: Path, *, workers: int = 2) -> tuple[pd.DataFrame, list[Pro
     # Media, each distinct file probed once.
     audio = sorted({v for v, e in zip(df["filename_audio"], df["audio_exists"], strict=False) if e})
     video = sorted({v for v, e in zip(df["filename_video"], df["video_exists"], strict=False) if e})
-    res_a, res_v = probe_all(root, audio, video, workers=workers)
+    res_a, res_v = probe_all(root, audio, video, workers=workers, limits=limits)
     a_keys = ["audio_sample_rate", "audio_channels", "audio_duration", "audio_readable_to_end", "audio_error"]
     v_keys = ["video_decodable", "video_duration", "video_fps", "video_frames", "video_error"]
     for keys, res, col in ((a_keys, res_a, "filename_audio"), (v_keys, res_v, "filename_video")):

@@ -13,7 +13,10 @@ from typing import Any
 
 import soundfile as sf
 
+from avsc.config.media import DEFAULT_LIMITS, MediaLimits
+from avsc.data.media import check_media_file, check_video_header, decode_deadline
 from avsc.entry import first_line
+from avsc.errors import DataError
 
 
 def wav_declared(path: Path) -> tuple[int, int] | None:
@@ -39,8 +42,13 @@ def wav_declared(path: Path) -> tuple[int, int] | None:
     return None
 
 
-def probe_audio_row(path: Path) -> dict[str, Any]:
-    """Header facts and a full read of one audio file."""
+def _rule(exc: DataError, path: Path) -> str:
+    """A limit's message without the file name (the row names the file)."""
+    return str(exc).removeprefix(f"{path}: ")
+
+
+def probe_audio_row(path: Path, *, limits: MediaLimits = DEFAULT_LIMITS) -> dict[str, Any]:
+    """Header facts and a full read of one audio file (none past ``limits``: size, duration)."""
     out: dict[str, Any] = {
         "audio_sample_rate": None,
         "audio_channels": None,
@@ -49,6 +57,11 @@ def probe_audio_row(path: Path) -> dict[str, Any]:
         "audio_error": None,
     }
     try:
+        check_media_file(path, limits=limits)
+    except DataError as exc:
+        out["audio_error"] = _rule(exc, path)
+        return out
+    try:
         info = sf.info(str(path))
     except Exception as exc:
         out["audio_error"] = f"not a readable audio file: {first_line(exc, limit=120)}"
@@ -56,6 +69,11 @@ def probe_audio_row(path: Path) -> dict[str, Any]:
     out["audio_sample_rate"] = int(info.samplerate)
     out["audio_channels"] = int(info.channels)
     out["audio_duration"] = info.frames / info.samplerate if info.samplerate else 0.0
+    if out["audio_duration"] > limits.max_duration_s:
+        out["audio_error"] = (
+            f"{out['audio_duration']:.1f} s long, over the limit of {limits.max_duration_s:g} s (media.max_duration_s)"
+        )
+        return out
     try:
         declared = wav_declared(path) if info.format == "WAV" else None
         if declared is not None and declared[0] > declared[1]:
@@ -87,8 +105,12 @@ def probe_audio_row(path: Path) -> dict[str, Any]:
     return out
 
 
-def probe_video_row(path: Path) -> dict[str, Any]:
-    """Decode every frame of the first video stream; duration from the last frame's end."""
+def probe_video_row(path: Path, *, limits: MediaLimits = DEFAULT_LIMITS) -> dict[str, Any]:
+    """Decode every frame of the first video stream; duration from the last frame's end.
+
+    A file past ``limits`` (size, frame size, header duration) is reported without decoding it;
+    a decode past ``limits.decode_timeout_s`` stops and is reported.
+    """
     import av
 
     out: dict[str, Any] = {
@@ -99,7 +121,13 @@ def probe_video_row(path: Path) -> dict[str, Any]:
         "video_error": None,
     }
     try:
-        with av.open(str(path), mode="r") as container:
+        check_media_file(path, limits=limits)
+        deadline = decode_deadline(path, limits)
+    except DataError as exc:
+        out["video_error"] = _rule(exc, path)
+        return out
+    try:
+        with av.open(str(path), mode="r", timeout=limits.decode_timeout_s) as container:
             if not container.streams.video:
                 out["video_error"] = "no video stream"
                 return out
@@ -111,15 +139,23 @@ def probe_video_row(path: Path) -> dict[str, Any]:
                 header = float(stream.duration * stream.time_base)
             elif container.duration is not None:
                 header = container.duration / 1_000_000
+            check_video_header(path, stream, header, limits)
             n = 0
             first = last = None
             for frame in container.decode(stream):
+                deadline.check()
                 n += 1
                 if frame.pts is not None and stream.time_base is not None:
                     t = float(frame.pts * stream.time_base)
                     first = t if first is None else min(first, t)
                     last = t if last is None else max(last, t)
+    except DataError as exc:
+        out["video_error"] = _rule(exc, path)
+        return out
     except Exception as exc:
+        if isinstance(exc, av.error.ExitError):
+            out["video_error"] = _rule(deadline.error(), path)
+            return out
         text = str(exc).strip().splitlines()[0][:120] if str(exc).strip() else type(exc).__name__
         out["video_error"] = f"cannot be decoded: {text}"
         return out
@@ -136,7 +172,9 @@ def probe_video_row(path: Path) -> dict[str, Any]:
     return out
 
 
-def probe_all(root: Path, audio: list[str], video: list[str], *, workers: int) -> tuple[dict, dict]:
+def probe_all(
+    root: Path, audio: list[str], video: list[str], *, workers: int, limits: MediaLimits = DEFAULT_LIMITS
+) -> tuple[dict, dict]:
     """Probe each named audio and video file once, in `workers` threads: `({name: facts}, {name: facts})`."""
     from tqdm.auto import tqdm
 
@@ -147,7 +185,11 @@ def probe_all(root: Path, audio: list[str], video: list[str], *, workers: int) -
     def run(job):
         kind, name = job
         path = root / PurePosixPath(name)
-        return kind, name, (probe_audio_row(path) if kind == "a" else probe_video_row(path))
+        return (
+            kind,
+            name,
+            (probe_audio_row(path, limits=limits) if kind == "a" else probe_video_row(path, limits=limits)),
+        )
 
     with ThreadPoolExecutor(max_workers=max(1, workers)) as pool:
         for kind, name, res in tqdm(

@@ -16,6 +16,7 @@ from typing import Any
 
 import numpy as np
 
+from avsc.config.media import DEFAULT_LIMITS, MediaLimits
 from avsc.config.settings import Params, ValidateSection
 from avsc.data.validation.frame import build_index
 from avsc.data.validation.report import Problem, ValidationReport, plain, unique_sorted, write_reports
@@ -35,6 +36,7 @@ def validate_dataset(
     sample_rate: int = 48000,
     channels: int = 2,
     workers: int = 2,
+    limits: MediaLimits = DEFAULT_LIMITS,
 ) -> ValidationReport:
     """Validate a TAU-layout dataset; never modifies it.
 
@@ -45,6 +47,7 @@ def validate_dataset(
         must not be inside ``root``.
     duration_s, tolerance_s : expected clip length and the allowed deviation of the audio.
     sample_rate, channels : expected audio format.
+    limits : the ``media`` limits; a file past one is reported as a problem, never decoded whole.
 
     Returns
     -------
@@ -65,7 +68,7 @@ def validate_dataset(
     if not root.is_dir():
         problems.append(Problem(str(root), "dataset folder must exist", "not found"))
     else:
-        df, problems = build_index(root, workers=workers)
+        df, problems = build_index(root, workers=workers, limits=limits)
         n_clips = int(df.loc[df["split"] == "meta", "filename_audio"].nunique()) if len(df) else 0
         if len(df):
             fps = [f for f in df["video_fps"] if f]
@@ -141,10 +144,12 @@ def validate_from_params(params: Params, root_dir: Path) -> ValidationReport:
     data_root = data_root if data_root.is_absolute() else Path(root_dir) / data_root
     report_dir = Path(cfg.report_dir)
     report_dir = report_dir if report_dir.is_absolute() else Path(root_dir) / report_dir
-    return validate_with(data_root, report_dir, cfg)
+    return validate_with(data_root, report_dir, cfg, limits=params.media)
 
 
-def validate_with(root: Path, report_dir: Path, cfg: ValidateSection) -> ValidationReport:
+def validate_with(
+    root: Path, report_dir: Path, cfg: ValidateSection, *, limits: MediaLimits = DEFAULT_LIMITS
+) -> ValidationReport:
     """Validate ``root`` with the rules of ``cfg``; a synthetic dataset's declared clip length wins."""
     duration = cfg.duration_s
     declared = declared_duration(root) if root.is_dir() else None
@@ -160,4 +165,5 @@ def validate_with(root: Path, report_dir: Path, cfg: ValidateSection) -> Validat
         tolerance_s=cfg.duration_tolerance_s,
         sample_rate=cfg.sample_rate,
         channels=cfg.channels,
+        limits=limits,
     )

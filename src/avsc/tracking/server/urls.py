@@ -11,59 +11,18 @@ from __future__ import annotations
 import ipaddress
 import re
 import socket
-from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
-MASK = "***"
-
-#: Query parameters that libpq and SQLAlchemy accept as a password.
-SECRET_QUERY_KEYS = frozenset({"password", "pass", "passwd", "pwd", "sslpassword"})
+from avsc.secrets import (  # noqa: F401  (the team server's modules import them from here)
+    MASK,
+    SECRET_QUERY_KEYS,
+    has_password,
+    hide_secrets,
+    redact_text,
+    redact_url,
+)
 
 #: Host names avsc accepts for ``--host`` (they reach a shell command line of pg_ctl).
 _HOST_RE = re.compile(r"^[A-Za-z0-9.\-:]+$")
-
-
-def redact_url(url: str) -> str:
-    """``url`` with the password of its user part and any password query parameter replaced by ``***``.
-
-    Anything that does not parse as a URL is returned with everything up to its last ``@`` masked,
-    so a malformed URL with a secret is never shown whole.
-    """
-    try:
-        parts = urlsplit(url)
-        netloc, query = parts.netloc, parts.query
-        if "@" in netloc:
-            userinfo, hostport = netloc.rsplit("@", 1)
-            if ":" in userinfo:
-                netloc = f"{userinfo.split(':', 1)[0]}:{MASK}@{hostport}"
-        if query:
-            pairs = parse_qsl(query, keep_blank_values=True)
-            if any(k.lower() in SECRET_QUERY_KEYS for k, _ in pairs):
-                query = urlencode([(k, MASK if k.lower() in SECRET_QUERY_KEYS else v) for k, v in pairs], safe="*")
-        if (netloc, query) == (parts.netloc, parts.query):
-            return url  # nothing secret (and sqlite:////abs keeps its slashes)
-        return urlunsplit((parts.scheme, netloc, parts.path, query, parts.fragment))
-    except ValueError:
-        return f"{MASK}@{url.rsplit('@', 1)[-1]}" if "@" in url else url
-
-
-def hide_secrets(text: str, url: str) -> str:
-    """``text`` (an error message about ``url``) with ``url``'s password and the URL itself masked."""
-    text = text.replace(url, redact_url(url))
-    try:
-        parts = urlsplit(url)
-        secrets = [parts.password or ""]
-        secrets += [v for k, v in parse_qsl(parts.query) if k.lower() in SECRET_QUERY_KEYS]
-    except ValueError:
-        secrets = []
-    for secret in secrets:
-        if len(secret) >= 3:
-            text = text.replace(secret, MASK)
-    return text
-
-
-def has_password(url: str) -> bool:
-    """Whether ``url`` carries a password (in its user part or a query parameter)."""
-    return redact_url(url) != url
 
 
 def check_host(host: str) -> str:
