@@ -129,6 +129,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--json", action="store_true", help="print JSON")
     p.set_defaults(func=_cmd("avsc.predict:cli_predict"))
 
+    from avsc.submission.cli import add_parser as add_submission_parser
+
+    add_submission_parser(sub, _cmd)  # `avsc submission`
+
     p = sub.add_parser("model-summary", help="print total and trainable parameters per module")
     p.add_argument("--system", default=None, choices=SYSTEMS, help="model system (default: model.system)")
     p.add_argument(

@@ -73,6 +73,15 @@ def load_clip(*, audio: Path | str | None, video: Path | str | None, limits: Med
 
 
 @dataclass(frozen=True)
+class ClipInputs:
+    """A clip's normalised audio features and its decoded frames ``(n_frames, H, W, 3)`` uint8."""
+
+    n_seconds: int
+    audio: np.ndarray
+    frames: np.ndarray
+
+
+@dataclass(frozen=True)
 class BundleConfig:
     """What a registered model needs besides its weights (``config.json`` in the model's artifacts)."""
 
@@ -170,10 +179,12 @@ class ModelBundle:
 
     def clip_arrays(self, media: ClipMedia, *, name: str, limits: MediaLimits = DEFAULT_LIMITS):
         """A clip's normalised features, as the feature stages compute them, for :meth:`probabilities`."""
+        return self.batch_arrays([self.clip_inputs(media, limits=limits)], names=[name])
+
+    def clip_inputs(self, media: ClipMedia, *, limits: MediaLimits = DEFAULT_LIMITS) -> ClipInputs:
+        """A clip's normalised audio features and decoded frames (everything but the backbone)."""
         from avsc.features.frontends import audio_layout, compute_audio
         from avsc.features.normalize import apply_stats
-        from avsc.features.visual import embed_frames
-        from avsc.training.arrays import clip_arrays
 
         n = media.n_seconds
         layout = audio_layout(self.audio_cfg)
@@ -184,17 +195,37 @@ class ModelBundle:
         frames = decode_frames(
             media.video, fps=v["fps"], size=(v["image_size"],) * 2, duration_s=float(n), limits=limits
         )
+        return ClipInputs(n_seconds=n, audio=audio, frames=frames)
+
+    def batch_arrays(self, inputs: list[ClipInputs], *, names: list[str]):
+        """Clips of equal length as one :class:`~avsc.training.arrays.ClipArrays`; the frames of all of
+        them go through the backbone together (``features.visual.batch_size`` frames per call)."""
+        from avsc.features.frontends import audio_layout
+        from avsc.features.normalize import apply_stats
+        from avsc.features.visual import embed_frames
+        from avsc.training.arrays import ClipArrays
+
+        n = inputs[0].n_seconds
+        if any(i.n_seconds != n for i in inputs):
+            raise ValueError("batch_arrays: clips of different lengths")
+        layout = audio_layout(self.audio_cfg)
+        v = self.config.visual
+        frames = np.stack([i.frames for i in inputs])
         visual = raw = None
         if "visual" in self.config.modalities:
             vmean, vstd = self.visual_stats
-            emb = embed_frames(self.backbone, frames, batch_size=v["batch_size"], kind=v["backbone"])
-            visual = apply_stats(emb, mean=vmean, std=vstd, time_axis=0)
+            flat = frames.reshape((-1, *frames.shape[2:]))
+            emb = embed_frames(self.backbone, flat, batch_size=v["batch_size"], kind=v["backbone"])
+            emb = emb.reshape((len(inputs), frames.shape[1], -1))
+            visual = np.stack([apply_stats(e, mean=vmean, std=vstd, time_axis=0) for e in emb])
         if "frames" in self.config.modalities:
             raw = frames
-        return clip_arrays(
-            name=name,
+        return ClipArrays(
+            clips=list(names),
+            filenames=list(names),
+            y=np.full(len(inputs), -1),
             n_seconds=n,
-            audio=audio,
+            audio=np.stack([i.audio for i in inputs]),
             audio_time_axis=layout.time_axis,
             audio_fps=layout.frames_per_second,
             visual=visual,
@@ -208,3 +239,13 @@ class ModelBundle:
 
         scores = get_system(self.config.system).segment_scores(self.model, arrays, batch_size=batch_size)
         return scores.probas[self.config.final_head]
+
+    def clip_probabilities(self, arrays, *, batch_size: int = 64) -> np.ndarray:
+        """The final head's probabilities of every clip of ``arrays`` (mean of its 1-s segments), ``(n_clips, 10)``."""
+        from avsc.systems import get_system
+
+        scores = get_system(self.config.system).segment_scores(self.model, arrays, batch_size=batch_size)
+        proba = scores.probas[self.config.final_head]
+        out = np.zeros((len(arrays), proba.shape[1]))
+        np.add.at(out, scores.clip_index, proba)
+        return out / np.bincount(scores.clip_index, minlength=len(arrays))[:, None]

@@ -88,6 +88,12 @@ def trained(prepared, tmp_path_factory):
     return store, runs
 
 
+def version_uri(registered: dict) -> str:
+    """``models:/NAME/N`` of a variant's own version: both joint variants register under avsc-joint, so
+    ``@challenger`` names the last one registered."""
+    return f"models:/{registered['model_name']}/{registered['version']}"
+
+
 def _use(monkeypatch, store: Path, root: Path) -> None:
     monkeypatch.setenv("MLFLOW_TRACKING_URI", f"sqlite:///{store}/mlflow.db")
     monkeypatch.setenv("AVSC_MLFLOW_ARTIFACTS", str(store / "artifacts"))
@@ -145,7 +151,7 @@ def test_registered_model_equals_the_evaluate_predictions(trained, prepared, var
     rows = predictions[predictions["filename"] == filename].sort_values("segment")
     data = root / "data" / "tau-synthetic"
     video = data / "video" / f"{Path(filename).stem}.mp4"
-    model = load_model(runs[variant]["register"]["model_uri"])
+    model = load_model(version_uri(runs[variant]["register"]))
     out = model.predict(pd.DataFrame([{"video": str(video), "audio": str(data / filename)}]))
     seconds = out[out["segment"] >= 0].sort_values("segment")
     np.testing.assert_allclose(seconds[list(CLASSES)].to_numpy(), rows[list(CLASSES)].to_numpy(), atol=1e-4)
@@ -184,3 +190,40 @@ def test_systems_report_lists_the_systems_trained(trained, prepared, tmp_path, m
     text = (write_report(results, tmp_path)).read_text()
     assert "**dualstream** (this project) | synthetic" in text and "Dual-stream CNN (OpenL3 + ResNet50)" in text
     assert all(results[s].seconds_per_epoch for s in results)
+
+
+@pytest.mark.parametrize("variant", list(VARIANTS))
+def test_submission_package_for_every_system(trained, prepared, variant, monkeypatch, tmp_path):
+    """``avsc submission`` runs any system's registered model; complexity and results come from it."""
+    import yaml
+
+    from avsc.data.synthetic import EvaluationSetConfig, synthesize_evaluation_set
+    from avsc.submission.meta import AUTHORS_TEMPLATE
+    from avsc.submission.run import make_submission
+
+    store, runs = trained
+    _use(monkeypatch, store, prepared.parent / variant)
+    eval_dir = synthesize_evaluation_set(
+        EvaluationSetConfig(out=tmp_path / "eval", clips=4, seed=3, video_width=64, video_height=48, video_fps=10),
+        workers=1,
+    )
+    authors = tmp_path / "submission.yaml"
+    authors.write_text(AUTHORS_TEMPLATE)
+    result = make_submission(
+        eval_dir=eval_dir,
+        label="Doe_EXU_task1b_3",
+        out_dir=tmp_path / "out",
+        model_uri=version_uri(runs[variant]["register"]),
+        authors=authors,
+    )
+    frame = pd.read_csv(result.output, sep="\t")
+    assert list(frame["filename"]) == ["0.wav", "1.wav", "2.wav", "3.wav"]
+    np.testing.assert_allclose(frame[list(CLASSES)].sum(axis=1), 1.0, atol=1e-5)
+    meta = yaml.safe_load(result.meta.read_text())
+    complexity = meta["system"]["complexity"]
+    assert complexity["total_parameters_audio"] > 0 and complexity["total_parameters_visual"] > 0
+    assert (
+        complexity["total_parameters"] >= complexity["total_parameters_audio"] + complexity["total_parameters_visual"]
+    )
+    overall = meta["results"]["development_dataset"]["overall"]
+    assert overall["logloss"] == pytest.approx(runs[variant]["metrics"]["logloss"], abs=1e-5)
