@@ -96,8 +96,9 @@ def gather_time(
 
     Parameters
     ----------
-    arr : np.ndarray, shape (n_clips, *clip_shape)
-        ``clip_shape[time_axis]`` is time.
+    arr : np.ndarray or ClipStack, shape (n_clips, *clip_shape)
+        ``clip_shape[time_axis]`` is time. A :class:`avsc.training.arrays.ClipStack` is read for
+        the clips in ``clip_index`` only.
     clip_index, start : np.ndarray, shape (n,)
         Clip and first frame of every window.
 
@@ -105,6 +106,9 @@ def gather_time(
     -------
     np.ndarray, shape (n, *clip_shape with length frames on time_axis)
     """
+    if not isinstance(arr, np.ndarray):  # an on-disk ClipStack: read only the clips the windows touch
+        touched, clip_index = np.unique(clip_index, return_inverse=True)
+        arr, clip_index = arr[touched], clip_index.reshape(-1)
     axis = 1 + time_axis
     view = np.moveaxis(arr, axis, 1)
     offsets = start[:, None] + np.arange(length)[None, :]

@@ -22,7 +22,7 @@ from avsc.models.saving import MODEL_FILE, model_dir
 from avsc.systems import get_system
 from avsc.systems.base import STAGES, System
 from avsc.training.arrays import load_split
-from avsc.training.batches import training_dataset
+from avsc.training.batches import training_dataset, validation_input
 from avsc.training.fingerprint import training_fingerprint
 from avsc.training.loop import Checkpoints, LoopState, TrainingLoop, backfill_metrics
 from avsc.training.optimizers import build_optimizer, plateau_halving
@@ -128,7 +128,7 @@ def fit(
                 steps_per_epoch=steps,
                 epochs=cfg.epochs,
                 initial_epoch=state.epoch,
-                validation_data=system.validation_data(step, val),
+                validation_data=validation_input(system, step, val, batch_size=cfg.batch_size),
                 callbacks=[loop, *callbacks],
                 verbose=2,
                 shuffle=False,
