@@ -37,7 +37,7 @@ log = logging.getLogger(__name__)
 #: What a system may ask for: audio features, visual embeddings, raw frames.
 MODALITIES = ("audio", "visual", "frames")
 #: A split whose feature arrays (all modalities) exceed this many bytes is read from disk on demand.
-IN_MEMORY_LIMIT = 2 * 1024**3
+IN_MEMORY_LIMIT = 1024**3
 
 
 def npy_header(path: Path) -> tuple[tuple[int, ...], np.dtype]:

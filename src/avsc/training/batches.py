@@ -42,12 +42,19 @@ def training_dataset(
     return ds.prefetch(tf.data.AUTOTUNE), system.n_batches(step, arrays, cfg=cfg)
 
 
-def validation_input(system: System, step: str, arrays: ClipArrays, *, batch_size: int, chunk: int = 64) -> Any:
+def validation_input(
+    system: System, step: str, arrays: ClipArrays, *, batch_size: int, chunk: int | None = None
+) -> Any:
     """Keras ``validation_data`` for ``step``: the system's arrays, or for a split on disk a
-    ``tf.data.Dataset`` of the same examples read ``chunk`` clips at a time (bounded memory)."""
+    ``tf.data.Dataset`` of the same examples read ``chunk`` clips at a time (bounded memory;
+    default :data:`avsc.systems.base.CHUNK_CLIPS`)."""
     if not is_streamed(arrays):
         return system.validation_data(step, arrays)
     import tensorflow as tf
+
+    from avsc.systems import base
+
+    chunk = chunk or base.CHUNK_CLIPS
 
     def batches():
         for _, part in clip_chunks(arrays, size=chunk):
