@@ -4,7 +4,7 @@ development set (12,292 clips) on this machine, with peak memory.
 Measured here, on a few clips:
 
 - ``features_audio``: the system's audio front end on 10-s stereo 48-kHz noise (decoding the
-  WAV file is not included);
+  WAV file is not included), divided among ``features.workers`` processes (at most one per core);
 - ``features_visual``: the frozen backbone on one clip's frames (``fps x 10`` random frames at
   ``image_size``; decoding and resizing 1280x720 video overlap with it in the stage and are not
   included);
@@ -49,7 +49,8 @@ def audio_cost(params: Params, *, clips: int = 2) -> StageCost:
     started = time.perf_counter()
     for x in noise[1:]:
         feats = compute_audio(x, 48000, cfg=params.audio_features, duration_s=seconds)
-    per_clip = (time.perf_counter() - started) / clips
+    parallel = max(1, min(params.features.workers, os.cpu_count() or 1))  # the stage's worker processes
+    per_clip = (time.perf_counter() - started) / clips / parallel
     return StageCost("features_audio", per_clip, bytes_per_clip=feats.nbytes, peak_rss_bytes=peak_rss_bytes())
 
 
