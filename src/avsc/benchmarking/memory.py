@@ -21,7 +21,17 @@ log = logging.getLogger(__name__)
 
 
 def peak_rss_bytes() -> int:
-    """This process's peak resident set size (Linux reports ``ru_maxrss`` in KiB)."""
+    """This process's peak resident set size: ``VmHWM`` on Linux (``ru_maxrss`` elsewhere).
+
+    Linux carries ``ru_maxrss`` across ``exec``, so a child started by a large parent would
+    report the parent's peak; ``VmHWM`` belongs to the process's own address space.
+    """
+    try:
+        for line in Path("/proc/self/status").read_text().splitlines():
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1]) * 1024
+    except OSError:
+        pass
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
 
 
