@@ -11,7 +11,7 @@ export TF_CPP_MIN_LOG_LEVEL := 2
 export PYTHONHASHSEED := 0
 
 .DEFAULT_GOAL := help
-.PHONY: help install run pipeline promote test test-fast check deps bench ui clean-run paper
+.PHONY: help install run pipeline promote test test-fast check deps bench bench-scale ui clean-run paper
 
 help: ## list the targets
 	@grep -E '^[a-zA-Z_-]+:.*?## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*?## "}; {printf "  \033[36m%-12s\033[0m %s\n", $$1, $$2}'
@@ -51,6 +51,10 @@ deps: install ## rewrite the code deps of every dvc.yaml stage to exactly what i
 bench: install ## benchmarks (gammatone fidelity and speed, input pipeline throughput)
 	$(BIN)/python benchmarks/bench_gammatone.py
 	$(BIN)/python benchmarks/bench_input_pipeline.py
+
+bench-scale: install ## project time, disk and memory of every stage for the full TAU dev set (default + paper)
+	$(BIN)/avsc bench scale
+	$(BIN)/avsc bench scale --profile paper
 
 ui: install ## open the MLflow UI on the local store (http://127.0.0.1:5000)
 	$(BIN)/mlflow ui --backend-store-uri $(MLFLOW_TRACKING_URI) --host 127.0.0.1 --port 5000

@@ -163,6 +163,20 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--out", type=Path, default=None, help="folder (default: base.reports_dir)")
     p.set_defaults(func=_cmd("avsc.evaluation.systems_report:cli_report_systems"))
 
+    p = sub.add_parser(
+        "bench",
+        help="benchmarks: `bench scale` projects every stage's time, disk and memory for the full TAU dev set",
+    )
+    p.add_argument("what", choices=["scale"])
+    p.add_argument(
+        "--profile", default=None, help="params profile (default: params.yaml; e.g. paper, paper-dualstream)"
+    )
+    p.add_argument("--system", default=None, choices=SYSTEMS, help="model system (default: the profile's)")
+    p.add_argument("--clips", type=int, default=40, help="fabricated clips the training steps are measured on")
+    p.add_argument("--steps", type=int, default=2, help="timed training batches per step")
+    p.add_argument("--json", action="store_true", help="print JSON")
+    p.set_defaults(func=_cmd("avsc.benchmarking.scale:cli_bench"))
+
     p = sub.add_parser("profile", help="switch params.yaml to a profile (default or paper)")
     p.add_argument("name", help="profile name: a file profiles/<name>.yaml")
     p.set_defaults(func=_cmd("avsc.config.profiles:cli_profile"))

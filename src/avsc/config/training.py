@@ -35,6 +35,8 @@ class TrainSection(Strict):
     early_stop_patience: int = 50
     steps_per_epoch: int | None = None
     crops_per_clip: int = Field(1, ge=1)
+    mixed_precision: bool = False  # mixed_float16 compute, float32 outputs (a GPU speed-up; off on CPU)
+    jit_compile: bool = False  # XLA-compile the train step (GPU; off on CPU)
 
     @model_validator(mode="after")
     def _floor_below_rate(self) -> TrainSection:

@@ -32,7 +32,7 @@ from avsc.heads import HEAD_NAMES
 from avsc.io import atomic_write_text
 from avsc.models.saving import load_keras_model, model_path
 from avsc.systems import get_system
-from avsc.systems.base import System
+from avsc.systems.base import System, bounded_segment_scores
 from avsc.training.arrays import load_split
 from avsc.training.stages import backbone_pretrained_flag
 
@@ -68,7 +68,7 @@ def evaluate(params: Params, root_dir: Path | None = None) -> dict:
     out.mkdir(parents=True, exist_ok=True)
     model = load_keras_model(model_path(params, root_dir, "finetune"))
     arrays = load_split(params, root_dir, "evaluate", modalities=system.modalities("finetune", params))
-    scores = system.segment_scores(model, arrays, batch_size=params.evaluate.batch_size)
+    scores = bounded_segment_scores(system, model, arrays, batch_size=params.evaluate.batch_size)
     heads = {name: dcase_metrics(scores.y, scores.probas[name]) for name in system.heads}
     final = final_head(params, system)
     filenames = [arrays.filenames[i] for i in scores.clip_index]

@@ -12,15 +12,16 @@ import numpy as np
 
 from avsc.config.settings import TrainSection
 from avsc.systems.base import System
-from avsc.training.arrays import ClipArrays
+from avsc.training.arrays import ClipArrays, clip_chunks, is_streamed
 
 
-def _spec(value: Any):
+def _spec(value: Any, *, keep_dtype: bool = False):
     import tensorflow as tf
 
     if isinstance(value, dict):
-        return {k: _spec(v) for k, v in value.items()}
-    return tf.TensorSpec(shape=(None, *np.shape(value)[1:]), dtype=tf.float32)
+        return {k: _spec(v, keep_dtype=keep_dtype) for k, v in value.items()}
+    dtype = tf.as_dtype(np.asarray(value).dtype) if keep_dtype else tf.float32
+    return tf.TensorSpec(shape=(None, *np.shape(value)[1:]), dtype=dtype)
 
 
 def training_dataset(
@@ -39,3 +40,32 @@ def training_dataset(
     first = next(system.epoch_batches(step, arrays, cfg=cfg, rng=np.random.default_rng(0)))
     ds = tf.data.Dataset.from_generator(generate, output_signature=(_spec(first[0]), _spec(first[1])))
     return ds.prefetch(tf.data.AUTOTUNE), system.n_batches(step, arrays, cfg=cfg)
+
+
+def validation_input(
+    system: System, step: str, arrays: ClipArrays, *, batch_size: int, chunk: int | None = None
+) -> Any:
+    """Keras ``validation_data`` for ``step``: the system's arrays, or for a split on disk a
+    ``tf.data.Dataset`` of the same examples read ``chunk`` clips at a time (bounded memory;
+    default :data:`avsc.systems.base.CHUNK_CLIPS`)."""
+    if not is_streamed(arrays):
+        return system.validation_data(step, arrays)
+    import tensorflow as tf
+
+    from avsc.systems import base
+
+    chunk = chunk or base.CHUNK_CLIPS
+
+    def batches():
+        for _, part in clip_chunks(arrays, size=chunk):
+            x, y = system.validation_data(step, part)
+            n = len(next(iter(x.values())) if isinstance(x, dict) else x)
+            for i in range(0, n, batch_size):
+                cut = slice(i, i + batch_size)
+                xb = {k: v[cut] for k, v in x.items()} if isinstance(x, dict) else x[cut]
+                yb = {k: v[cut] for k, v in y.items()} if isinstance(y, dict) else y[cut]
+                yield xb, yb
+
+    x0, y0 = system.validation_data(step, next(clip_chunks(arrays, size=1))[1])
+    ds = tf.data.Dataset.from_generator(batches, output_signature=(_spec(x0, keep_dtype=True), _spec(y0)))
+    return ds.prefetch(tf.data.AUTOTUNE)

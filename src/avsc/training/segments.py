@@ -8,6 +8,8 @@ Time grid: audio features have ``audio_fps`` frames per second (50), visual embe
 
 from __future__ import annotations
 
+from typing import Any
+
 import keras
 import numpy as np
 
@@ -89,15 +91,14 @@ def one_hot(y: np.ndarray, n_classes: int = 10) -> np.ndarray:
     return keras.utils.to_categorical(np.asarray(y).reshape(-1), num_classes=n_classes).astype(np.float32)
 
 
-def gather_time(
-    arr: np.ndarray, clip_index: np.ndarray, start: np.ndarray, *, length: int, time_axis: int
-) -> np.ndarray:
+def gather_time(arr: Any, clip_index: np.ndarray, start: np.ndarray, *, length: int, time_axis: int) -> np.ndarray:
     """Cut windows of ``length`` frames along the time axis of per-clip arrays.
 
     Parameters
     ----------
-    arr : np.ndarray, shape (n_clips, *clip_shape)
-        ``clip_shape[time_axis]`` is time.
+    arr : np.ndarray or ClipStack, shape (n_clips, *clip_shape)
+        ``clip_shape[time_axis]`` is time. A :class:`avsc.training.arrays.ClipStack` is read for
+        the clips in ``clip_index`` only.
     clip_index, start : np.ndarray, shape (n,)
         Clip and first frame of every window.
 
@@ -105,6 +106,9 @@ def gather_time(
     -------
     np.ndarray, shape (n, *clip_shape with length frames on time_axis)
     """
+    if not isinstance(arr, np.ndarray):  # an on-disk ClipStack: read only the clips the windows touch
+        touched, clip_index = np.unique(clip_index, return_inverse=True)
+        arr, clip_index = arr[touched], clip_index.reshape(-1)
     axis = 1 + time_axis
     view = np.moveaxis(arr, axis, 1)
     offsets = start[:, None] + np.arange(length)[None, :]

@@ -22,10 +22,11 @@ from avsc.models.saving import MODEL_FILE, model_dir
 from avsc.systems import get_system
 from avsc.systems.base import STAGES, System
 from avsc.training.arrays import load_split
-from avsc.training.batches import training_dataset
+from avsc.training.batches import training_dataset, validation_input
 from avsc.training.fingerprint import training_fingerprint
 from avsc.training.loop import Checkpoints, LoopState, TrainingLoop, backfill_metrics
 from avsc.training.optimizers import build_optimizer, plateau_halving
+from avsc.training.precision import build_with_precision
 
 log = logging.getLogger(__name__)
 
@@ -60,9 +61,12 @@ def compile_model(system: System, step: str, model: Any, *, cfg: TrainSection, s
             optimizer=optimizer,
             loss={k: "categorical_crossentropy" for k in names},
             metrics={k: ["accuracy"] for k in names},
+            jit_compile=cfg.jit_compile,
         )
     else:
-        model.compile(optimizer=optimizer, loss="categorical_crossentropy", metrics=["accuracy"])
+        model.compile(
+            optimizer=optimizer, loss="categorical_crossentropy", metrics=["accuracy"], jit_compile=cfg.jit_compile
+        )
     return system.monitor(step)
 
 
@@ -100,7 +104,8 @@ def fit(
             if log_mlflow:
                 backfill_metrics(state)
         else:
-            model = model if model is not None else system.build(step, params, root_dir)
+            if model is None:
+                model = build_with_precision(lambda: system.build(step, params, root_dir), cfg)
             state = LoopState(fingerprint=fp, learning_rate=cfg.learning_rate)
             ckpts.clear()
         ds, steps = training_dataset(system, step, train, cfg=cfg, seed=params.base.seed, initial_epoch=state.epoch)
@@ -128,7 +133,7 @@ def fit(
                 steps_per_epoch=steps,
                 epochs=cfg.epochs,
                 initial_epoch=state.epoch,
-                validation_data=system.validation_data(step, val),
+                validation_data=validation_input(system, step, val, batch_size=cfg.batch_size),
                 callbacks=[loop, *callbacks],
                 verbose=2,
                 shuffle=False,

@@ -132,6 +132,7 @@ def tune(params: Params, root: Path, opts: TuneOptions) -> dict:
     import optuna
 
     from avsc.systems import get_system
+    from avsc.systems.base import bounded_segment_scores
     from avsc.training.arrays import load_split
 
     check_prerequisites(params, root, opts.target)
@@ -153,7 +154,7 @@ def tune(params: Params, root: Path, opts: TuneOptions) -> dict:
 
     def score(model: Any) -> tuple:
         """The DCASE objective's inputs: the step model's probabilities of every validation segment."""
-        scores = system.segment_scores(model, val, batch_size=256, step=opts.target)
+        scores = bounded_segment_scores(system, model, val, batch_size=256, step=opts.target)
         head = system.primary_output(opts.target) or next(iter(scores.probas))
         return scores.probas[head], scores.y
 
