@@ -34,7 +34,7 @@ run: pipeline promote ## set up, run the whole pipeline on the synthetic sample,
 	@$(BIN)/python -m avsc.evaluation.summary
 
 test: install check ## set up, run the quality gates (make check), then the tests (slow ones included)
-	$(BIN)/python -m pytest -q
+	$(BIN)/python -m pytest -q --durations=25
 
 test-fast: install ## the tests without the slow ones
 	$(BIN)/python -m pytest -q -m "not slow"
