@@ -143,7 +143,7 @@ def parent_run(*, experiment_id: str, pipeline_run: str, params: Params, data: s
     return run.info.run_id
 
 
-def _mark_parent(parent_id: str, *, running: bool, failed: bool = False) -> None:
+def _mark_parent(parent_id: str, *, running: bool, status: str = "FINISHED") -> None:
     import mlflow
 
     client = mlflow.MlflowClient()
@@ -151,7 +151,7 @@ def _mark_parent(parent_id: str, *, running: bool, failed: bool = False) -> None
         if running:
             client.update_run(parent_id, status="RUNNING")
         else:
-            client.set_terminated(parent_id, status="FAILED" if failed else "FINISHED")
+            client.set_terminated(parent_id, status=status)
     except Exception as exc:
         log.debug("could not update the pipeline run %s: %s", parent_id, exc)
 
@@ -218,7 +218,7 @@ def stage_run(
         run = mlflow.start_run(experiment_id=exp_id, run_name=stage, tags=tags)
     if parent:
         _mark_parent(parent, running=True)
-    failed = False
+    status = "FINISHED"
     try:
         mlflow.set_tags(tags)
         if run_params and not resume_run_id:
@@ -226,12 +226,12 @@ def stage_run(
         if dataset_context and not resume_run_id:
             log_dataset(manifest, context=dataset_context)
         yield run
-    except BaseException:
-        failed = True
-        mlflow.end_run(status="FAILED")
+    except BaseException as exc:
+        status = "KILLED" if isinstance(exc, KeyboardInterrupt) else "FAILED"  # Ctrl-C or SIGTERM: KILLED
+        mlflow.end_run(status=status)
         raise
     else:
         mlflow.end_run()
     finally:
         if parent:
-            _mark_parent(parent, running=False, failed=failed)
+            _mark_parent(parent, running=False, status=status)
