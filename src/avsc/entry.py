@@ -77,6 +77,11 @@ def _run(name: str, body: Callable[[], int | None], *, verbose: bool) -> int:
     except Exception as exc:
         if verbose:
             traceback.print_exc()
+        from avsc.tracking.outage import is_unreachable, outage_line
+
+        if is_unreachable(exc):
+            _say(f"{name}: error: {outage_line(exc)}")
+            return EXIT_FAILURE
         hint = "" if verbose else " (run with -v, or AVSC_TRACEBACK=1 for a stage, to see the traceback)"
         _say(f"{name}: failed: {type(exc).__name__}: {first_line(exc)}{hint}")
         return EXIT_FAILURE

@@ -16,12 +16,13 @@ import logging
 import os
 import time
 from collections.abc import Iterator, Mapping
-from contextlib import contextmanager
+from contextlib import contextmanager, nullcontext
 from pathlib import Path
 from typing import Any
 
 from avsc.config.settings import Params
 from avsc.tracking.lineage import dvc_experiment, dvc_lineage
+from avsc.tracking.outage import is_unreachable, no_retries
 from avsc.tracking.service import ensure_experiment
 
 log = logging.getLogger(__name__)
@@ -218,7 +219,7 @@ def stage_run(
         run = mlflow.start_run(experiment_id=exp_id, run_name=stage, tags=tags)
     if parent:
         _mark_parent(parent, running=True)
-    status = "FINISHED"
+    status, unreachable = "FINISHED", False
     try:
         mlflow.set_tags(tags)
         if run_params and not resume_run_id:
@@ -228,10 +229,16 @@ def stage_run(
         yield run
     except BaseException as exc:
         status = "KILLED" if isinstance(exc, KeyboardInterrupt) else "FAILED"  # Ctrl-C or SIGTERM: KILLED
-        mlflow.end_run(status=status)
+        unreachable = is_unreachable(exc)  # the server is gone: one attempt to end the run, not a second wait
+        with no_retries() if unreachable else nullcontext():
+            try:
+                mlflow.end_run(status=status)
+            except Exception as end_exc:
+                log.warning("could not mark MLflow run %s %s: %s", run.info.run_id, status, end_exc)
         raise
     else:
         mlflow.end_run()
     finally:
         if parent:
-            _mark_parent(parent, running=False, status=status)
+            with no_retries() if unreachable else nullcontext():
+                _mark_parent(parent, running=False, status=status)
