@@ -75,7 +75,7 @@ def test_server_stopped_during_training_then_restarted_resumes_into_the_same_run
     from avsc.config.settings import load_params
     from avsc.training.stages import run_training_stage
 
-    epochs = 5
+    epochs = 4
     root = shutil.copytree(features_workspace, tmp_path / "repo")
     raw = yaml.safe_load((root / "params.yaml").read_text())
     raw["train_visual"]["epochs"] = epochs
@@ -103,7 +103,8 @@ def test_server_stopped_during_training_then_restarted_resumes_into_the_same_run
                 assert proc.poll() is None, f"stage ended early: {proc.stderr.read().decode()[-3000:]}"
                 assert time.monotonic() < deadline, "no checkpoint within 300 s"
                 time.sleep(0.01)
-            stop_group(server)  # the server goes away mid-stage
+            os.killpg(server.pid, signal.SIGKILL)  # the server goes away mid-stage, at once
+            server.wait()
             _, err = proc.communicate(timeout=120)
         finally:
             if proc.poll() is None:
