@@ -77,7 +77,7 @@ def _run(name: str, body: Callable[[], int | None], *, verbose: bool) -> int:
     except Exception as exc:
         if verbose:
             traceback.print_exc()
-        from avsc.tracking.outage import is_unreachable, outage_line
+        from avsc.outage import is_unreachable, outage_line
 
         if is_unreachable(exc):
             _say(f"{name}: error: {outage_line(exc)}")

@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from avsc.tracking.outage import is_unreachable, no_retries, outage_line
+from avsc.outage import is_unreachable, no_retries, outage_line
 
 FAST_FAIL = {  # MLflow's own bounded retry, shortened for the test
     "MLFLOW_HTTP_REQUEST_MAX_RETRIES": "1",

@@ -21,8 +21,8 @@ from pathlib import Path
 from typing import Any
 
 from avsc.config.settings import Params
+from avsc.outage import is_unreachable, no_retries
 from avsc.tracking.lineage import dvc_experiment, dvc_lineage
-from avsc.tracking.outage import is_unreachable, no_retries
 from avsc.tracking.service import ensure_experiment
 
 log = logging.getLogger(__name__)

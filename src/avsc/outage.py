@@ -1,4 +1,4 @@
-"""A tracking server that stops answering: recognise it, say so in one line, and clean up without waiting.
+"""A tracking server that stops answering: recognise it, say so in one line, clean up without waiting (stdlib only).
 
 MLflow retries a failed HTTP request ``MLFLOW_HTTP_REQUEST_MAX_RETRIES`` times (default 7, with
 exponential back-off of factor ``MLFLOW_HTTP_REQUEST_BACKOFF_FACTOR``, each attempt bounded by
