@@ -115,6 +115,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument(
         "--model-name", default=None, help="registered model (default: register.model_name.<system>, e.g. avsc-fused)"
     )
+    p.add_argument(
+        "--version",
+        default=None,
+        help="registered version to promote (default: the @challenger alias, which the next `register` moves)",
+    )
     p.add_argument("--force", action="store_true", help="promote even when not better (recorded on the version)")
     p.set_defaults(func=_cmd("avsc.tracking.registry:cli_promote"))
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from avsc.tracking.promotion import COMPARABLE, decide, tag_logloss
+from avsc.tracking.promotion import COMPARABLE, decide, settle, tag_logloss
 
 BASE = {
     "logloss": "1.000000",
@@ -78,3 +78,21 @@ def test_tag_logloss_parses_only_finite_numbers():
     assert tag_logloss({"logloss": "0.5"}) == 0.5
     assert tag_logloss({"logloss": "nan"}) is None
     assert tag_logloss({}) is None
+
+
+def test_settle_picks_what_serial_promotions_would_leave():
+    champion = ("1", tags(logloss="1.0"))
+    contenders = [("3", tags(logloss="0.6")), ("2", tags(logloss="0.8")), ("4", tags(logloss="0.7"))]
+    best, reason = settle(champion, contenders)
+    assert best == "3" and "0.6000 < champion" in reason
+
+
+def test_settle_keeps_the_champion_when_no_claim_beats_it():
+    champion = ("3", tags(logloss="0.6"))
+    assert settle(champion, [("2", tags(logloss="0.8")), ("4", tags(logloss="nan"))]) == ("3", "")
+    assert settle(champion, [("5", tags(logloss="0.1", dataset_hash="b" * 32))]) == ("3", "")  # not comparable
+
+
+def test_settle_without_a_champion():
+    assert settle(None, [("2", tags(logloss="0.8")), ("3", tags(logloss="0.9"))])[0] == "2"
+    assert settle(None, []) == (None, "")

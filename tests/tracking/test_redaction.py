@@ -4,11 +4,6 @@ from __future__ import annotations
 
 import logging
 import os
-import socket
-import subprocess
-import sys
-import time
-import urllib.request
 from pathlib import Path
 
 import pytest
@@ -53,63 +48,6 @@ def test_log_records_are_redacted_on_every_handler(caplog):
         logging.getLogger("avsc.tuning").info(f"storage postgresql://u:{DB_SECRET}@h/optuna")
     assert SECRET not in caplog.text and DB_SECRET not in caplog.text
     assert "http://admin:***@h:5000/api" in caplog.text
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
-@pytest.fixture
-def mlflow_server(tmp_path):
-    """A plain ``mlflow server`` (SQLite store) on 127.0.0.1; clients send credentials it ignores."""
-    port = _free_port()
-    store = tmp_path / "server"
-    store.mkdir()
-    cmd = [
-        str(Path(sys.executable).with_name("mlflow")),
-        "server",
-        "--backend-store-uri",
-        f"sqlite:///{store}/mlflow.db",
-        "--artifacts-destination",
-        str(store / "artifacts"),
-        "--host",
-        "127.0.0.1",
-        "--port",
-        str(port),
-        "--workers",
-        "1",
-    ]
-    env = os.environ | {"PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ.get('PATH', '')}"}
-    env.pop("MLFLOW_TRACKING_URI", None)
-    with open(tmp_path / "server.log", "wb") as log:
-        proc = subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT, env=env, start_new_session=True)
-    try:
-        end = time.monotonic() + 90
-        while True:
-            try:
-                with urllib.request.urlopen(f"http://127.0.0.1:{port}/health", timeout=2):
-                    break
-            except OSError:
-                if proc.poll() is not None or time.monotonic() > end:
-                    pytest.fail(f"mlflow server did not start: {(tmp_path / 'server.log').read_text()[-1500:]}")
-                time.sleep(0.5)
-        yield port, store
-    finally:
-        _stop_group(proc)
-
-
-def _stop_group(proc: subprocess.Popen) -> None:
-    """SIGTERM to the server's process group (its workers too), SIGKILL after 10 s."""
-    import signal
-
-    os.killpg(proc.pid, signal.SIGTERM)
-    try:
-        proc.wait(timeout=10)
-    except subprocess.TimeoutExpired:
-        os.killpg(proc.pid, signal.SIGKILL)
-        proc.wait()
 
 
 def _grep_tree(folder: Path, needle: str) -> list[Path]:

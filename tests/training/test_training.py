@@ -293,3 +293,56 @@ def test_fusion_and_finetune(train_ws, stage_env):
         _, _, runs = _runs(stage)
         assert len(runs) == 1 and runs[0].info.status == "FINISHED"
         assert "val/late/accuracy" in runs[0].data.metrics and "time/epoch_seconds" in runs[0].data.metrics
+
+
+@pytest.mark.slow
+def test_train_visual_sigterm_commits_exits_143_and_resumes_into_the_same_run(
+    features_workspace, tmp_path, stage_env, caplog
+):
+    """SIGTERM (what systemd, Slurm, `docker stop` send) after an epoch is committed: a clean exit."""
+    from avsc.training.checkpoints import POINTER
+    from avsc.training.stages import run_training_stage
+
+    epochs = 6
+    root = _with_epochs(features_workspace, tmp_path, epochs)
+    params = stage_env(root)
+    pointer = root / "checkpoints" / "train_visual" / POINTER
+    script = Path(__file__).resolve().parents[2] / "pipelines" / "train_visual.py"
+    proc = subprocess.Popen(
+        [sys.executable, str(script)],
+        cwd=root,
+        start_new_session=True,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+    )
+    try:
+        deadline = time.monotonic() + 300
+        while not pointer.is_file():
+            assert proc.poll() is None, f"stage ended before SIGTERM: {proc.stderr.read().decode()[-3000:]}"
+            assert time.monotonic() < deadline, "no checkpoint within 300 s"
+            time.sleep(0.01)
+        os.killpg(proc.pid, signal.SIGTERM)  # the whole group, as a service manager does
+        _, err = proc.communicate(timeout=60)
+    finally:
+        if proc.poll() is None:
+            os.killpg(proc.pid, signal.SIGKILL)
+            proc.wait()
+    err = err.decode()
+    assert proc.returncode == 143, err[-3000:]
+    assert "stage train_visual: terminated (SIGTERM)" in err
+    assert "Traceback" not in err
+    killed = _committed(root)
+    assert 1 <= killed["epoch"] < epochs
+    assert len(killed["history"]["val_accuracy"]) == killed["epoch"]
+    assert not (root / "models" / "train_visual").exists()
+    client, _, runs = _runs("train_visual")
+    assert [r.info.run_id for r in runs] == [killed["run_id"]]
+    assert runs[0].info.status == "KILLED"
+    steps = [m.step for m in client.get_metric_history(killed["run_id"], "learning_rate")]
+    assert sorted(steps) == list(range(killed["epoch"]))  # the committed epochs' metrics were logged before exit
+
+    caplog.set_level(logging.INFO, logger="avsc.training")
+    summary = run_training_stage(params, root, "visual")
+    assert f"resuming from epoch {killed['epoch']}" in caplog.text
+    assert "logged the metrics of committed epoch" not in caplog.text  # nothing to backfill
+    _assert_every_epoch_once(root, summary, run_id=killed["run_id"], epochs=epochs, kept=killed)

@@ -214,3 +214,43 @@ def test_killed_worker_leaves_study_usable(tune_workspace, tmp_path):
     assert len(retried) == 1 and retried[0].params == running.params
     assert study.best_trial.state.name == "COMPLETE"
     assert (tune_workspace / "params-best.yaml").is_file()
+
+
+@pytest.mark.slow
+def test_sigterm_stops_a_worker_cleanly_and_the_study_carries_on(tune_workspace, tmp_path):
+    """SIGTERM during a trial: exit 143, the trial FAIL ("interrupted"), its runs KILLED; a new worker finishes."""
+    log1 = tmp_path / "w1.log"
+    first = _popen(_tune_cmd("term", "--n-trials", "1", "--max-epochs", "2"), tune_workspace, log1)
+    journal = tune_workspace / "mlruns" / "optuna-journal.log"
+    deadline = time.monotonic() + 120
+    running = None
+    try:
+        while time.monotonic() < deadline and running is None:
+            time.sleep(0.5)
+            assert first.poll() is None, log1.read_text()[-3000:]
+            if journal.is_file():
+                try:
+                    study = _journal_study(tune_workspace, "term")
+                except KeyError:
+                    continue
+                running = next((t for t in study.trials if t.state.name == "RUNNING" and t.params), None)
+        assert running is not None, "the worker never started a trial"
+        first.send_signal(signal.SIGTERM)
+        first.wait(timeout=60)
+    finally:
+        if first.poll() is None:
+            first.kill()
+            first.wait()
+    out = log1.read_text()
+    assert first.returncode == 143, out[-3000:]
+    assert "Traceback" not in out
+    study = _journal_study(tune_workspace, "term")
+    stopped = study.trials[running.number]
+    assert stopped.state.name == "FAIL" and stopped.user_attrs["avsc_failure"] == "interrupted"
+    runs = _trial_runs("term")
+    assert {r.info.status for r in runs} == {"KILLED"}, [(r.info.run_name, r.info.status) for r in runs]
+
+    second = _popen(_tune_cmd("term", "--n-trials", "1", "--max-epochs", "2"), tune_workspace, tmp_path / "w2.log")
+    _wait([second], [tmp_path / "w2.log"])
+    study = _journal_study(tune_workspace, "term")
+    assert len([t for t in study.trials if t.state.name in ("COMPLETE", "PRUNED")]) == 1  # FAIL used no budget

@@ -12,6 +12,9 @@ A challenger replaces the champion only when the two are comparable and the chal
    number of evaluated 1-s segments, the number of clips skipped by the feature stages and the
    head whose predictions are scored; anything else is "not comparable" and the champion stays.
 5. Then the lower class-wise log-loss wins (a tie keeps the champion).
+
+:func:`settle` applies the rule to the versions of promotions that ran at the same time (see
+:mod:`avsc.tracking.registry`), so concurrent promotions end where serial ones would.
 """
 
 from __future__ import annotations
@@ -78,3 +81,23 @@ def decide(challenger: Mapping[str, str], champion: Mapping[str, str] | None) ->
     if new < old:
         return Decision(True, f"challenger log-loss {new:.4f} < champion {old:.4f}")
     return Decision(False, f"challenger log-loss {new:.4f} is not better than champion {old:.4f}")
+
+
+def settle(
+    champion: tuple[str, Mapping[str, str]] | None, contenders: list[tuple[str, Mapping[str, str]]]
+) -> tuple[str | None, str]:
+    """The version that should be champion: ``champion``, or a contender the rule prefers to it.
+
+    ``champion`` and ``contenders`` are ``(version, tags)``; contenders are tried in version
+    order, each against the best so far (what serial promotions would have left). Returns the
+    version and the reason of the last change (empty when the champion stays).
+    """
+    best, best_tags = champion if champion is not None else (None, None)
+    reason = ""
+    for version, tags in sorted(contenders, key=lambda c: int(c[0])):
+        if version == best:
+            continue
+        decision = decide(tags, best_tags)
+        if decision.promote:
+            best, best_tags, reason = version, tags, decision.reason
+    return best, reason

@@ -8,6 +8,21 @@ metrics and lineage and described on its page, gets the alias ``challenger``. Pr
 :mod:`avsc.tracking.promotion`; ``--force`` overrides and is recorded on the version. A file lock
 next to the store serialises promotions on one machine, and an alias is a single pointer, so
 there is never zero or two champions.
+
+Machines that share only the tracking server cannot share that lock, and MLflow has no
+compare-and-set on aliases, so promotion is optimistic. Each ``avsc promote`` first *claims* its
+version (tag ``promotion_claimed_at``, Unix time), then reads the champion, decides, records the
+decision on the version and moves the alias when the rule says so. Then it settles: it re-reads the
+champion and every version claimed in the last ``CLAIM_TTL_S`` seconds and, when the rule prefers
+one of them to the champion (another promoter's write landed on top of a better one), moves the
+alias there and records why (``promotion_reason`` "settled: ..."; the losing claim gets
+``promotion_superseded``), repeating until nothing changes (at most ``SETTLE_ROUNDS``). The last
+process to move the alias always settles after its own write, with every claim made before it in
+view, so the champion ends where serial promotions would have left it, never on a worse model. A
+promotion must reach its alias move within ``CLAIM_TTL_S / 2`` of its claim (it claims again
+otherwise), so every claim it could have overwritten is still live when it settles. Clocks of
+the machines must agree to well within ``CLAIM_TTL_S``. A ``--force`` promotion is not settled
+away by claims made before it.
 """
 
 from __future__ import annotations
@@ -15,6 +30,7 @@ from __future__ import annotations
 import json
 import logging
 import math
+import random
 import tempfile
 import time
 from pathlib import Path
@@ -23,9 +39,14 @@ from avsc.config.settings import Params, find_root, load_params
 from avsc.data.manifest import read_manifest
 from avsc.errors import AvscError
 from avsc.io import atomic_write_text
-from avsc.tracking.promotion import decide, tag_logloss
+from avsc.tracking.promotion import decide, settle, tag_logloss
 
 log = logging.getLogger(__name__)
+
+CLAIM_TAG = "promotion_claimed_at"
+#: How long a claim is considered by other promoters' settling, in seconds.
+CLAIM_TTL_S = 600.0
+SETTLE_ROUNDS = 10
 
 
 def _metrics(root_dir: Path, params: Params) -> dict:
@@ -194,11 +215,15 @@ def promote(
     model_name: str,
     challenger_alias: str = "challenger",
     champion_alias: str = "champion",
+    version: str | int | None = None,
     force: bool = False,
     lock_dir: Path | None = None,
     lock_timeout_s: float = 120.0,
 ) -> dict:
-    """Move ``champion`` to the challenger when it is better (or ``force``); returns the decision."""
+    """Move ``champion`` to the challenger (or ``version``) when it is better (or ``force``); returns the decision.
+
+    The result also names the champion once concurrent promotions have settled (``champion``).
+    """
     import mlflow
     from filelock import FileLock, Timeout
 
@@ -215,6 +240,7 @@ def promote(
                 model_name=model_name,
                 challenger_alias=challenger_alias,
                 champion_alias=champion_alias,
+                version=version,
                 force=force,
             )
     except Timeout:
@@ -224,24 +250,58 @@ def promote(
         ) from None
 
 
-def _promote_locked(client, *, model_name: str, challenger_alias: str, champion_alias: str, force: bool) -> dict:
-    challenger = _version_by_alias(client, model_name, challenger_alias)
-    if challenger is None:
-        raise AvscError(f"models:/{model_name}@{challenger_alias} does not exist; run `dvc repro register` first")
+def _now() -> str:
+    return time.strftime("%Y-%m-%dT%H:%M:%S%z")
+
+
+def _claim(client, model_name: str, version: str) -> float:
+    claimed = time.time()
+    client.set_model_version_tag(model_name, version, CLAIM_TAG, f"{claimed:.3f}")
+    return claimed
+
+
+def _claim_time(tags) -> float | None:
+    try:
+        return float(tags[CLAIM_TAG])
+    except (KeyError, TypeError, ValueError):
+        return None
+
+
+def _challenger(client, model_name: str, challenger_alias: str, version: str | int | None):
+    from mlflow.exceptions import MlflowException
+
+    if version is None:
+        found = _version_by_alias(client, model_name, challenger_alias)
+        if found is None:
+            raise AvscError(f"models:/{model_name}@{challenger_alias} does not exist; run `dvc repro register` first")
+        return found
+    try:
+        return client.get_model_version(model_name, str(version))
+    except MlflowException:
+        raise AvscError(f"models:/{model_name}/{version} does not exist") from None
+
+
+def _promote_locked(
+    client, *, model_name: str, challenger_alias: str, champion_alias: str, version: str | int | None, force: bool
+) -> dict:
+    challenger = _challenger(client, model_name, challenger_alias, version)
+    mine = str(challenger.version)
+    claimed = _claim(client, model_name, mine)
     champion = _version_by_alias(client, model_name, champion_alias)
-    if champion is not None and champion.version == challenger.version:
-        return {
+    if champion is not None and str(champion.version) == mine:
+        result = {
             "promoted": False,
-            "version": int(challenger.version),
-            "reason": f"version {challenger.version} is already @{champion_alias}",
+            "version": int(mine),
+            "reason": f"version {mine} is already @{champion_alias}",
             "previous_champion": int(champion.version),
         }
+        return result | {"champion": _settle(client, model_name, champion_alias, mine)}
     decision = decide(challenger.tags, champion.tags if champion else None)
     ok, reason = decision.promote, decision.reason
-    audit = {"promotion_decided_at": time.strftime("%Y-%m-%dT%H:%M:%S%z"), "promotion_reason": reason}
+    audit = {"promotion_decided_at": _now(), "promotion_reason": reason}
     if not ok and force:
         if tag_logloss(challenger.tags) is None:
-            raise AvscError(f"{model_name} version {challenger.version}: {reason}; --force cannot promote it")
+            raise AvscError(f"{model_name} version {mine}: {reason}; --force cannot promote it")
         ok, reason = True, f"forced: {reason}"
         audit |= {"promoted_by_force": "true", "force_reason": reason, "promotion_reason": reason}
     if ok:
@@ -253,15 +313,77 @@ def _promote_locked(client, *, model_name: str, challenger_alias: str, champion_
     else:
         audit["promotion_refused"] = reason
     for key, value in audit.items():
-        client.set_model_version_tag(model_name, challenger.version, key, str(value))
+        client.set_model_version_tag(model_name, mine, key, str(value))
     if ok:
-        client.set_registered_model_alias(model_name, champion_alias, challenger.version)
+        if time.time() - claimed > CLAIM_TTL_S / 2:  # others may no longer see what this write could hide
+            log.warning("promotion of version %s took longer than %.0f s: deciding again", mine, CLAIM_TTL_S / 2)
+            return _promote_locked(
+                client,
+                model_name=model_name,
+                challenger_alias=challenger_alias,
+                champion_alias=champion_alias,
+                version=mine,
+                force=force,
+            )
+        client.set_registered_model_alias(model_name, champion_alias, mine)
+    final = _settle(client, model_name, champion_alias, mine)
+    if ok and final != mine:
+        ok, reason = False, f"{reason}; then superseded by version {final} (settled with a concurrent promotion)"
     return {
         "promoted": ok,
-        "version": int(challenger.version),
+        "version": int(mine),
         "reason": reason,
         "previous_champion": int(champion.version) if champion else None,
+        "champion": final,
     }
+
+
+def _live_claims(client, model_name: str, *, since: float) -> list:
+    """Versions of ``model_name`` claimed by a promotion after ``since`` (Unix time)."""
+    found = client.search_model_versions(f"name = '{model_name}'")
+    return [v for v in found if (_claim_time(v.tags) or 0.0) >= since]
+
+
+def _settle(client, model_name: str, champion_alias: str, mine: str) -> str | None:
+    """Move the alias to the version serial promotions would have chosen among the live claims; return it."""
+    for _ in range(SETTLE_ROUNDS):
+        time.sleep(random.uniform(0.05, 0.25))  # let a concurrent write land (correctness does not rely on it)
+        current = _version_by_alias(client, model_name, champion_alias)
+        since = time.time() - CLAIM_TTL_S
+        if current is not None and current.tags.get("promoted_by_force") == "true":
+            since = max(since, _claim_time(current.tags) or since)  # a force wins over claims made before it
+        contenders = [
+            (str(v.version), v.tags)
+            for v in _live_claims(client, model_name, since=since)
+            if current is None or str(v.version) != str(current.version)
+        ]
+        start = (str(current.version), current.tags) if current is not None else None
+        best, reason = settle(start, contenders)
+        if best is None or (current is not None and best == str(current.version)):
+            return best
+        log.warning(
+            "promote: @%s is version %s but version %s is better (a concurrent promotion): moving it",
+            champion_alias,
+            current.version if current is not None else "none",
+            best,
+        )
+        why = f"settled: {reason} (concurrent promotion; decided by the promotion of version {mine})"
+        tags = {
+            "promotion_reason": why,
+            "promoted_at": _now(),
+            "previous_champion": current.version if current else "none",
+        }
+        for key, value in tags.items():
+            client.set_model_version_tag(model_name, best, key, str(value))
+        client.set_registered_model_alias(model_name, champion_alias, best)
+        if current is not None:
+            client.set_model_version_tag(
+                model_name, current.version, "promotion_superseded", f"{_now()}: version {best} is better ({reason})"
+            )
+    raise AvscError(
+        f"{model_name}: @{champion_alias} still changing after {SETTLE_ROUNDS} rounds of concurrent promotions; "
+        "run `avsc promote` again"
+    )
 
 
 def cli_register(args) -> int:
@@ -279,10 +401,13 @@ def cli_promote(args) -> int:
         model_name=name,
         challenger_alias=reg.alias,
         champion_alias=reg.champion_alias,
+        version=getattr(args, "version", None),
         force=args.force,
     )
     if result["promoted"]:
         print(f"{name} version {result['version']} is now @{reg.champion_alias} ({result['reason']})")
+    elif result.get("champion") not in (None, str(result["previous_champion"])):
+        print(f"{name}: @{reg.champion_alias} is version {result['champion']} ({result['reason']})")
     else:
         print(f"{name}: @{reg.champion_alias} unchanged ({result['reason']})")
     return 0

@@ -16,11 +16,12 @@ import logging
 import os
 import time
 from collections.abc import Iterator, Mapping
-from contextlib import contextmanager
+from contextlib import contextmanager, nullcontext
 from pathlib import Path
 from typing import Any
 
 from avsc.config.settings import Params
+from avsc.outage import is_unreachable, no_retries
 from avsc.tracking.lineage import dvc_experiment, dvc_lineage
 from avsc.tracking.service import ensure_experiment
 
@@ -143,7 +144,7 @@ def parent_run(*, experiment_id: str, pipeline_run: str, params: Params, data: s
     return run.info.run_id
 
 
-def _mark_parent(parent_id: str, *, running: bool, failed: bool = False) -> None:
+def _mark_parent(parent_id: str, *, running: bool, status: str = "FINISHED") -> None:
     import mlflow
 
     client = mlflow.MlflowClient()
@@ -151,7 +152,7 @@ def _mark_parent(parent_id: str, *, running: bool, failed: bool = False) -> None
         if running:
             client.update_run(parent_id, status="RUNNING")
         else:
-            client.set_terminated(parent_id, status="FAILED" if failed else "FINISHED")
+            client.set_terminated(parent_id, status=status)
     except Exception as exc:
         log.debug("could not update the pipeline run %s: %s", parent_id, exc)
 
@@ -218,7 +219,7 @@ def stage_run(
         run = mlflow.start_run(experiment_id=exp_id, run_name=stage, tags=tags)
     if parent:
         _mark_parent(parent, running=True)
-    failed = False
+    status, unreachable = "FINISHED", False
     try:
         mlflow.set_tags(tags)
         if run_params and not resume_run_id:
@@ -226,12 +227,18 @@ def stage_run(
         if dataset_context and not resume_run_id:
             log_dataset(manifest, context=dataset_context)
         yield run
-    except BaseException:
-        failed = True
-        mlflow.end_run(status="FAILED")
+    except BaseException as exc:
+        status = "KILLED" if isinstance(exc, KeyboardInterrupt) else "FAILED"  # Ctrl-C or SIGTERM: KILLED
+        unreachable = is_unreachable(exc)  # the server is gone: one attempt to end the run, not a second wait
+        with no_retries() if unreachable else nullcontext():
+            try:
+                mlflow.end_run(status=status)
+            except Exception as end_exc:
+                log.warning("could not mark MLflow run %s %s: %s", run.info.run_id, status, end_exc)
         raise
     else:
         mlflow.end_run()
     finally:
         if parent:
-            _mark_parent(parent, running=False, failed=failed)
+            with no_retries() if unreachable else nullcontext():
+                _mark_parent(parent, running=False, status=status)

@@ -11,6 +11,7 @@ import time
 import keras
 
 from avsc.heads import HEAD_NAMES
+from avsc.interrupts import deferred
 from avsc.training.checkpoints import Checkpoints, LoopState
 
 log = logging.getLogger(__name__)
@@ -96,6 +97,10 @@ class TrainingLoop(keras.callbacks.Callback):
         return float(keras.ops.convert_to_numpy(self.model.optimizer.learning_rate))
 
     def on_epoch_end(self, epoch: int, logs: dict | None = None) -> None:
+        with deferred():  # SIGTERM waits for the epoch's commit and its metrics (avsc.interrupts)
+            self._end_epoch(epoch, logs)
+
+    def _end_epoch(self, epoch: int, logs: dict | None) -> None:
         logs = dict(logs or {})
         lr = self._lr()
         logs["learning_rate"] = lr

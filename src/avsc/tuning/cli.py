@@ -2,7 +2,7 @@
 
 See :mod:`avsc.tuning.worker` (the worker), :mod:`avsc.tuning.objective` (one trial),
 :mod:`avsc.tuning.space` (what is searched) and :mod:`avsc.tuning.report` (what is left behind).
-Exit status: 0 when the study has a complete trial, 130 when interrupted; when no trial of the
+Exit status: 0 when the study has a complete trial, 130 when interrupted (143 after SIGTERM); when no trial of the
 study completed, one line naming the study and a non-zero exit (via :mod:`avsc.entry`).
 """
 
@@ -13,6 +13,7 @@ from typing import Any
 
 from avsc.config.settings import find_root, load_params
 from avsc.errors import AvscError
+from avsc.interrupts import interrupt_exit_code
 from avsc.tuning.options import options_from_args
 from avsc.tuning.report import format_summary
 from avsc.tuning.worker import tune
@@ -32,7 +33,7 @@ def cli_tune(args: Any) -> int:
     summary = tune(params, root, opts)
     print(format_summary(summary), flush=True)
     if summary["interrupted"]:
-        return 130
+        return interrupt_exit_code()  # 130 after Ctrl-C, 143 after SIGTERM
     counts = summary["counts"]
     if not counts["COMPLETE"]:
         raise AvscError(
