@@ -133,3 +133,36 @@ def test_bytes_over_http_match_file_paths_and_paths_outside_the_root_are_refused
     status, body = _post(f"{url}/invocations", {"dataframe_records": [b64, b64, b64]})
     assert 400 <= status < 500
     assert "3 clips, over the limit of 2 clips per request (AVSC_SERVE_MAX_CLIPS)" in body["message"]
+
+
+def test_the_registered_model_runs_without_the_repository_on_the_path(trained_workspace, tmp_path):
+    """``python -S``: no site-packages ``.pth`` files, so not the editable install's ``src`` either."""
+    import sysconfig
+
+    clip = next((trained_workspace.root / "data" / "tau-synthetic" / "video").glob("*.mp4"))
+    script = "\n".join(
+        [
+            "import sys",
+            f"sys.path.append({sysconfig.get_paths()['purelib']!r})",
+            "import mlflow, pandas as pd",
+            f"model = mlflow.pyfunc.load_model({URI!r})",
+            "import avsc",
+            "print('AVSC_FILE', avsc.__file__)",
+            f"out = model.predict(pd.DataFrame([{{'video': {str(clip)!r}}}]))",
+            "print('ROWS', len(out), 'CLIP_ROW', int((out['segment'] == -1).sum()))",
+        ]
+    )
+    env = {k: v for k, v in os.environ.items() if k not in ("PYTHONPATH", "AVSC_ROOT")}
+    env |= {
+        "MLFLOW_TRACKING_URI": trained_workspace.tracking_uri,
+        "MLFLOW_REGISTRY_URI": trained_workspace.tracking_uri,
+    }
+    proc = subprocess.run(
+        [sys.executable, "-S", "-c", script], cwd=tmp_path, env=env, capture_output=True, text=True, timeout=600
+    )
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    lines = dict(line.split(" ", 1) for line in proc.stdout.splitlines() if line.startswith(("AVSC_FILE", "ROWS")))
+    repo_src = str(Path(__file__).resolve().parents[2] / "src")
+    assert not lines["AVSC_FILE"].startswith(repo_src), lines  # the model's own copy (code_paths)
+    assert "/code/avsc/" in lines["AVSC_FILE"]
+    assert lines["ROWS"].endswith("CLIP_ROW 1")
