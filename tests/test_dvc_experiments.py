@@ -134,12 +134,14 @@ def _run_queue(repo: Repo, *, restarts: int = 2) -> str:
     """
     repo.dvc("queue", "start", "-j", "1")
     deadline = time.monotonic() + 900
+    stalled = 0
     while True:
         status = repo.dvc("queue", "status")
         if "Queued" not in status and "Running" not in status:
             return status
-        if "Running" not in status and "0 active, 0 idle" in status and restarts > 0:
-            restarts -= 1
+        stalled = stalled + 1 if "Running" not in status and "0 active, 0 idle" in status else 0
+        if stalled >= 3 and restarts > 0:  # 15 s without a worker: not a worker still starting
+            restarts, stalled = restarts - 1, 0
             repo.dvc("queue", "start", "-j", "1")
         assert time.monotonic() < deadline, status
         time.sleep(5)
