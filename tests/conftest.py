@@ -32,23 +32,28 @@ def tau_audio_dir() -> Path:
 def isolated_mlflow(tmp_path_factory, monkeypatch):
     """Every test gets its own SQLite MLflow store, never the repo's mlruns/."""
     store = tmp_path_factory.mktemp("mlruns")
-    uri = f"sqlite:///{store}/mlflow.db"
-    monkeypatch.setenv("MLFLOW_TRACKING_URI", uri)
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", f"sqlite:///{store}/mlflow.db")
     monkeypatch.setenv("AVSC_MLFLOW_ARTIFACTS", str(store / "artifacts"))
-    _point_mlflow_at(uri)  # an earlier test's configure() set MLflow's process-wide URI; the env var alone loses
-    # and its set_experiment() left an experiment id of another store (MLflow has no public reset)
-    import mlflow.tracking.fluent
-
-    monkeypatch.setattr(mlflow.tracking.fluent, "_active_experiment_id", None)
-    monkeypatch.delenv("MLFLOW_EXPERIMENT_ID", raising=False)
+    forget_mlflow_globals(monkeypatch)
     yield store
 
 
-def _point_mlflow_at(uri: str) -> None:
-    import mlflow
+def forget_mlflow_globals(monkeypatch) -> None:
+    """Let the environment name the store again: an earlier ``configure()`` left process-wide state.
 
-    mlflow.set_tracking_uri(uri)
-    mlflow.set_registry_uri(uri)
+    ``mlflow.set_tracking_uri`` / ``set_registry_uri`` / ``set_experiment`` keep module globals (and
+    export ``MLFLOW_REGISTRY_URI`` / ``MLFLOW_EXPERIMENT_ID``) that outrank ``MLFLOW_TRACKING_URI``;
+    MLflow has no public reset, so the test fixture clears them.
+    """
+    import mlflow.tracking._model_registry.utils as registry_utils
+    import mlflow.tracking._tracking_service.utils as tracking_utils
+    import mlflow.tracking.fluent as fluent
+
+    monkeypatch.setattr(tracking_utils, "_tracking_uri", None)
+    monkeypatch.setattr(registry_utils, "_registry_uri", None)
+    monkeypatch.setattr(fluent, "_active_experiment_id", None)
+    monkeypatch.delenv("MLFLOW_REGISTRY_URI", raising=False)
+    monkeypatch.delenv("MLFLOW_EXPERIMENT_ID", raising=False)
 
 
 @pytest.fixture(scope="session")
@@ -130,7 +135,7 @@ class TrainedWorkspace:
     def use(self, monkeypatch) -> None:
         """Point this test at the trained workspace's store (the autouse fixture set a fresh one)."""
         monkeypatch.setenv("MLFLOW_TRACKING_URI", self.tracking_uri)
-        _point_mlflow_at(self.tracking_uri)
+        forget_mlflow_globals(monkeypatch)
         monkeypatch.setenv("AVSC_MLFLOW_ARTIFACTS", str(self.artifacts))
         monkeypatch.setenv("AVSC_ROOT", str(self.root))
 
