@@ -71,16 +71,17 @@ def _write_videos(folder: Path, n: int) -> list[str]:
 
 def visual_ratio(*, workers: int, videos: int, backbone: str, fps: int, size: int) -> dict:
     """Clips per second of the visual stage's loop against the backbone alone on the same frames."""
+    from avsc.config.media import MediaLimits
     from avsc.features.parallel import bounded_map
     from avsc.features.visual import embed_frames
-    from avsc.features.visual_stage import _decode_job
+    from avsc.features.visual_stage import decode_job
     from avsc.models.backbone import build_backbone
 
     model, _ = build_backbone(kind=backbone, image_size=size, quiet=True)
     with tempfile.TemporaryDirectory(prefix="avsc-bench-video-") as folder:
         paths = _write_videos(Path(folder), videos)
-        jobs = [(f"v{i}", p, fps, size, 10.0) for i, p in enumerate(paths)]
-        decoded = [_decode_job(j)[1] for j in jobs]  # decoded up front, not timed
+        jobs = [(f"v{i}", p, fps, size, 10.0, MediaLimits()) for i, p in enumerate(paths)]
+        decoded = [decode_job(j)[1] for j in jobs]  # decoded up front, not timed
         embed_frames(model, decoded[0], batch_size=50, kind=backbone)  # warm-up
         started = time.perf_counter()
         for frames in decoded:
@@ -88,13 +89,13 @@ def visual_ratio(*, workers: int, videos: int, backbone: str, fps: int, size: in
         backbone_only = time.perf_counter() - started
         started = time.perf_counter()
         with ThreadPoolExecutor(max_workers=workers) as pool:
-            for _, frames, error in bounded_map(pool, _decode_job, jobs, max_in_flight=2 * workers):
+            for _, frames, error in bounded_map(pool, decode_job, jobs, max_in_flight=2 * workers):
                 assert error is None, error
                 embed_frames(model, frames, batch_size=50, kind=backbone)
         stage = time.perf_counter() - started
         decode_only = time.perf_counter()
         for job in jobs:
-            _decode_job(job)
+            decode_job(job)
         decode_only = time.perf_counter() - decode_only
     return {
         "clips": videos,

@@ -207,6 +207,13 @@ def probe_video(path: Path | str, *, limits: MediaLimits = DEFAULT_LIMITS) -> Vi
     return info
 
 
+def _to_rgb(frame, size: tuple[int, int] | None) -> np.ndarray:
+    """One decoded frame as uint8 RGB ``(height, width, 3)``, resized to ``size = (width, height)``."""
+    if size is not None:
+        return frame.reformat(width=size[0], height=size[1], format="rgb24").to_ndarray()
+    return frame.to_ndarray(format="rgb24")
+
+
 def decode_frames(
     path: Path | str,
     *,
@@ -250,24 +257,23 @@ def decode_frames(
             n_out = round(duration_s * fps)
             targets = [k / fps for k in range(n_out)]
             out: list[np.ndarray] = []
-            last = None
+            last = None  # the latest decoded frame, converted only if a target time picks it
             t_idx = 0
             for frame in container.decode(stream):
                 deadline.check()
                 _check_resolution(path, frame.width, frame.height, limits)
                 t = float(frame.pts * stream.time_base) if frame.pts is not None else 0.0
-                while t_idx < n_out and t > targets[t_idx] + 1e-6 and last is not None:
-                    out.append(last)
-                    t_idx += 1
+                if last is not None and t_idx < n_out and t > targets[t_idx] + 1e-6:
+                    image = _to_rgb(last, size)
+                    while t_idx < n_out and t > targets[t_idx] + 1e-6:
+                        out.append(image)
+                        t_idx += 1
                 if t_idx >= n_out:
                     break
-                if size is not None:
-                    last = frame.reformat(width=size[0], height=size[1], format="rgb24").to_ndarray()
-                else:
-                    last = frame.to_ndarray(format="rgb24")
-            while t_idx < n_out and last is not None:
-                out.append(last)
-                t_idx += 1
+                last = frame
+            if t_idx < n_out and last is not None:
+                image = _to_rgb(last, size)
+                out.extend([image] * (n_out - t_idx))
     except DataError:
         raise
     except Exception as exc:

@@ -31,7 +31,12 @@ from avsc.io import atomic_path
 log = logging.getLogger(__name__)
 
 
-def _decode_job(args: tuple[str, str, int, int, float, MediaLimits]) -> tuple[str, np.ndarray | None, str | None]:
+def decode_job(args: tuple[str, str, int, int, float, MediaLimits]) -> tuple[str, np.ndarray | None, str | None]:
+    """Decode one clip's frames for a worker thread: ``(clip, frames, None)`` or ``(clip, None, error)``.
+
+    ``args`` is ``(clip, mp4_path, fps, image_size, duration_s, limits)``; frames are uint8
+    ``(n_frames, image_size, image_size, 3)``. Never raises, so one bad file cannot stop the pool.
+    """
     clip, mp4, fps, size, duration_s, limits = args
     try:
         frames = decode_frames(mp4, fps=fps, size=(size, size), duration_s=duration_s, limits=limits)
@@ -116,7 +121,7 @@ def run_visual_stage(params: Params, root_dir: Path | None = None) -> dict:
     failures = Failures(params, n_clips=len(clips), files={c["clip"]: c["filename_video"] for c in clips})
     window = 2 * params.features.workers  # decoded clips waiting for the backbone: bounded memory
     with ThreadPoolExecutor(max_workers=params.features.workers) as pool:
-        decoded = bounded_map(pool, _decode_job, jobs, max_in_flight=window)
+        decoded = bounded_map(pool, decode_job, jobs, max_in_flight=window)
         for clip, frames, error in tqdm(decoded, total=len(jobs), desc="features_visual", unit="clip"):
             if error:
                 if failures.add(clip, error):
