@@ -16,7 +16,8 @@ from pathlib import Path
 import numpy as np
 import soundfile as sf
 
-from avsc.features.audio import clip_features, gammatonegram, logmel, resample
+from avsc.features.audio import clip_features, logmel, resample
+from avsc.features.gammatone import gammatonegram
 
 log = logging.getLogger("bench_gammatone")
 REPO = Path(__file__).resolve().parents[1]

@@ -7,7 +7,8 @@ import pytest
 import soundfile as sf
 
 from avsc.errors import ConfigError, DataError
-from avsc.features.audio import clip_features, erb_centre_freqs, gammatonegram, logmel, resample, stereo_channels
+from avsc.features.audio import clip_features, logmel, resample, stereo_channels
+from avsc.features.gammatone import erb_centre_freqs, gammatonegram
 
 SR = 44100
 

@@ -51,3 +51,19 @@ def test_stopping_early_cancels_what_was_not_started():
 def test_rejects_a_window_below_one():
     with ThreadPoolExecutor(max_workers=1) as pool, pytest.raises(ValueError):
         list(bounded_map(pool, abs, [1], max_in_flight=0))
+
+
+def test_decoding_threads_run_at_a_lower_priority_than_the_network():
+    import os
+    import threading
+
+    from avsc.features.parallel import BACKGROUND_NICENESS, lower_thread_priority
+
+    def niceness() -> int:
+        return os.getpriority(os.PRIO_PROCESS, threading.get_native_id())
+
+    main = niceness()
+    with ThreadPoolExecutor(max_workers=2, initializer=lower_thread_priority) as pool:
+        workers = set(pool.map(lambda _: niceness(), range(4)))
+    assert workers == {min(19, main + BACKGROUND_NICENESS)}
+    assert niceness() == main  # the caller's own thread is untouched

@@ -2,10 +2,18 @@
 
 from __future__ import annotations
 
+import logging
+import os
+import threading
 from collections import deque
 from collections.abc import Callable, Generator, Iterable
 from concurrent.futures import Executor, Future
 from typing import TypeVar
+
+log = logging.getLogger(__name__)
+
+#: Niceness of background decoding threads: they run in the gaps the network leaves, not against it.
+BACKGROUND_NICENESS = 10
 
 T = TypeVar("T")
 R = TypeVar("R")
@@ -41,3 +49,19 @@ def bounded_map(
     finally:
         for future in pending:
             future.cancel()
+
+
+def lower_thread_priority(niceness: int = BACKGROUND_NICENESS) -> None:
+    """Make the calling thread (and the threads it starts, e.g. ffmpeg's) yield the CPU to the others.
+
+    A ``ThreadPoolExecutor(initializer=...)`` for decoding workers: on a machine with as many busy
+    cores as the network has intra-op threads, a decoder at the same priority preempts one of the
+    network's threads and the whole operation waits for that straggler; at a lower priority it
+    fills the network's idle gaps instead. Linux sets niceness per thread (``setpriority`` on the
+    thread id); where that is not possible this does nothing.
+    """
+    try:
+        tid = threading.get_native_id()
+        os.setpriority(os.PRIO_PROCESS, tid, min(19, os.getpriority(os.PRIO_PROCESS, tid) + niceness))
+    except (AttributeError, OSError) as exc:  # not Linux, or not permitted: run at normal priority
+        log.debug("decoding threads keep their priority (%s)", exc)

@@ -9,6 +9,7 @@ and the normalisation statistics) and ``<features_dir>/frames`` (the decoded uin
 from __future__ import annotations
 
 import logging
+from collections.abc import Generator
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
@@ -23,7 +24,7 @@ from avsc.data.validation.report import require_valid
 from avsc.errors import AvscError, ConfigError
 from avsc.features.failures import Failures
 from avsc.features.layout import BACKBONE_FILE, FRAMES_DIR, VISUAL_DIR, feature_dir
-from avsc.features.parallel import bounded_map
+from avsc.features.parallel import bounded_map, lower_thread_priority
 from avsc.features.provenance import code_digest, file_sha256
 from avsc.features.stage import fit_train_stats, open_work_store
 from avsc.io import atomic_path
@@ -45,6 +46,20 @@ def decode_job(args: tuple[str, str, int, int, float, MediaLimits]) -> tuple[str
         return clip, None, str(exc)
     except Exception as exc:
         return clip, None, f"{mp4}: cannot decode ({type(exc).__name__}: {exc})"
+
+
+def decoded_clips(
+    jobs: list[tuple[str, str, int, int, float, MediaLimits]], *, workers: int
+) -> Generator[tuple[str, np.ndarray | None, str | None], None, None]:
+    """:func:`decode_job` results in order, decoded ahead by ``workers`` low-priority threads.
+
+    At most ``2 * workers`` decoded clips wait for the consumer (bounded memory). The threads run at
+    a lower priority (:func:`~avsc.features.parallel.lower_thread_priority`), so decoding and
+    resizing fill the gaps the backbone leaves instead of slowing it down. Closing the generator
+    cancels what has not started.
+    """
+    with ThreadPoolExecutor(max_workers=workers, initializer=lower_thread_priority) as pool:
+        yield from bounded_map(pool, decode_job, jobs, max_in_flight=2 * workers)
 
 
 def weights_path(params: Params, root_dir: Path) -> str | None:
@@ -119,18 +134,16 @@ def run_visual_stage(params: Params, root_dir: Path | None = None) -> dict:
         for c in todo
     ]
     failures = Failures(params, n_clips=len(clips), files={c["clip"]: c["filename_video"] for c in clips})
-    window = 2 * params.features.workers  # decoded clips waiting for the backbone: bounded memory
-    with ThreadPoolExecutor(max_workers=params.features.workers) as pool:
-        decoded = bounded_map(pool, decode_job, jobs, max_in_flight=window)
-        for clip, frames, error in tqdm(decoded, total=len(jobs), desc="features_visual", unit="clip"):
-            if error:
-                if failures.add(clip, error):
-                    break
-                continue
-            if vcfg.keep_frames:
-                frames_store.save(clip, frames)
-            store.save(clip, embed_frames(backbone, frames, batch_size=vcfg.batch_size, kind=vcfg.backbone))
-        decoded.close()
+    decoded = decoded_clips(jobs, workers=params.features.workers)
+    for clip, frames, error in tqdm(decoded, total=len(jobs), desc="features_visual", unit="clip"):
+        if error:
+            if failures.add(clip, error):
+                break
+            continue
+        if vcfg.keep_frames:
+            frames_store.save(clip, frames)
+        store.save(clip, embed_frames(backbone, frames, batch_size=vcfg.batch_size, kind=vcfg.backbone))
+    decoded.close()
     failures.settle(store.folder)
     shapes = fit_train_stats(store, clips, failures.errors, time_axis=0, min_std_ratio=1e-3)
     result = {
