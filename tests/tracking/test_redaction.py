@@ -10,7 +10,7 @@ import pytest
 
 from avsc.cli import main
 from avsc.logs import setup_logging
-from avsc.tracking.service import redact_text, redact_url
+from avsc.secrets import redact_text, redact_url
 
 SECRET = "Pw0rdS3cret"
 DB_SECRET = "DbS3cretPw"

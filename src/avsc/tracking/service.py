@@ -22,9 +22,8 @@ import sqlite3
 from pathlib import Path
 
 from avsc.config.settings import find_root
-from avsc.secrets import redact_text, redact_url
 
-__all__ = ["configure", "ensure_experiment", "redact_text", "redact_url", "tracking_uri"]
+__all__ = ["configure", "ensure_experiment", "tracking_uri"]
 
 log = logging.getLogger(__name__)
 

@@ -4,14 +4,13 @@ from __future__ import annotations
 
 import pytest
 
+from avsc.secrets import has_password, redact_url
 from avsc.tracking.server.urls import (
     check_host,
-    has_password,
     http_url,
     is_loopback,
     postgres_url,
     public_host,
-    redact_url,
 )
 
 
@@ -90,7 +89,7 @@ def test_urls_built_by_the_server_have_no_password():
 
 
 def test_hide_secrets_in_error_messages():
-    from avsc.tracking.server.urls import hide_secrets
+    from avsc.secrets import hide_secrets
 
     url = "postgresql://avsc:s3cret-pw@db:5433/mlflow?password=s3cret-pw"
     text = f"could not connect to {url}: password authentication failed (password s3cret-pw)"

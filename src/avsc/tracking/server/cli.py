@@ -110,7 +110,7 @@ def add_parsers(sub, command) -> None:
 
 def _shown(state: dict) -> dict:
     """The state with every URL passed through :func:`redact_url` (they carry no password; this keeps it so)."""
-    from avsc.tracking.server.urls import redact_url
+    from avsc.secrets import redact_url
 
     urls = ("tracking_uri", "optuna_storage", "mlflow_db")
     return {k: redact_url(v) if k in urls and isinstance(v, str) else v for k, v in state.items()}

@@ -33,6 +33,7 @@ from pathlib import Path
 from typing import Any
 
 from avsc.errors import AvscError
+from avsc.secrets import hide_secrets, redact_url
 from avsc.tracking.server import migrate_copy as copy
 from avsc.tracking.server.layout import Layout
 from avsc.tracking.server.migrate_plan import (
@@ -45,7 +46,6 @@ from avsc.tracking.server.migrate_plan import (
     target_folder,
     unsupported,
 )
-from avsc.tracking.server.urls import hide_secrets, redact_url
 from avsc.tracking.service import normalize_db_url
 
 log = logging.getLogger(__name__)

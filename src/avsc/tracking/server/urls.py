@@ -1,6 +1,6 @@
 """URLs of the team server, and how they are shown: never with a password.
 
-Every URL that avsc prints or logs for team mode goes through :func:`redact_url`. The URLs that
+Every URL that avsc prints or logs for team mode goes through :func:`avsc.secrets.redact_url`. The URLs that
 ``avsc server`` builds carry no password at all: PostgreSQL clients read it from the server's
 ``pgpass`` file (``PGPASSFILE``), MLflow clients from ``MLFLOW_TRACKING_USERNAME`` /
 ``MLFLOW_TRACKING_PASSWORD``.
@@ -11,15 +11,6 @@ from __future__ import annotations
 import ipaddress
 import re
 import socket
-
-from avsc.secrets import (  # noqa: F401  (the team server's modules import them from here)
-    MASK,
-    SECRET_QUERY_KEYS,
-    has_password,
-    hide_secrets,
-    redact_text,
-    redact_url,
-)
 
 #: Host names avsc accepts for ``--host`` (they reach a shell command line of pg_ctl).
 _HOST_RE = re.compile(r"^[A-Za-z0-9.\-:]+$")
