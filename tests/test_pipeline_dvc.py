@@ -51,20 +51,10 @@ def _merge(base: dict, over: dict) -> dict:
     return out
 
 
-@pytest.fixture
-def dvc_repo(tmp_path, synthetic_dataset, isolated_mlflow):
-    if not (BIN / "dvc").exists():
-        pytest.skip(f"{BIN / 'dvc'} not installed")
-    root = tmp_path / "repo"
-    root.mkdir()
-    shutil.copytree(REPO / "pipelines", root / "pipelines", ignore=shutil.ignore_patterns("__pycache__"))
-    shutil.copytree(REPO / "src" / "avsc", root / "src" / "avsc", ignore=shutil.ignore_patterns("__pycache__"))
-    shutil.copy(REPO / "dvc.yaml", root / "dvc.yaml")
-    dataset = tmp_path / "tau"  # a user's dataset outside the repository (as `avsc data add --reference`)
-    shutil.copytree(synthetic_dataset, dataset)
-    params = _merge(yaml.safe_load((REPO / "params.yaml").read_text()), OVERRIDES)
-    params["data"]["root"] = str(dataset)
-    (root / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
+STAGES = ("prepare", "validate", "features_audio")
+
+
+def _env() -> dict:
     env = {k: v for k, v in os.environ.items() if k not in ("AVSC_ROOT", "AVSC_PIPELINE_RUN")}
     env.update(
         {
@@ -77,7 +67,10 @@ def dvc_repo(tmp_path, synthetic_dataset, isolated_mlflow):
             "GIT_COMMITTER_EMAIL": "t@example.org",
         }
     )
+    return env
 
+
+def _runner(root: Path, env: dict):
     def run(*cmd: str, check: bool = True) -> str:
         proc = subprocess.run(list(cmd), cwd=root, env=env, capture_output=True, text=True, timeout=900)
         out = proc.stdout + proc.stderr
@@ -85,18 +78,52 @@ def dvc_repo(tmp_path, synthetic_dataset, isolated_mlflow):
             raise AssertionError(f"{' '.join(cmd)} exited {proc.returncode}:\n{out[-4000:]}")
         return out
 
+    return run
+
+
+@pytest.fixture(scope="module")
+def reproduced(tmp_path_factory, synthetic_dataset):
+    """A git + DVC repository after its first ``dvc repro`` of STAGES, and what that repro printed.
+
+    The dataset is a user's folder beside the repository (``data.root: ../tau``, outside it as with
+    ``avsc data add --reference``), so the pair can be copied for each test and stays up to date.
+    """
+    if not (BIN / "dvc").exists():
+        pytest.skip(f"{BIN / 'dvc'} not installed")
+    base = tmp_path_factory.mktemp("dvcrepo")
+    root = base / "repo"
+    root.mkdir()
+    shutil.copytree(REPO / "pipelines", root / "pipelines", ignore=shutil.ignore_patterns("__pycache__"))
+    shutil.copytree(REPO / "src" / "avsc", root / "src" / "avsc", ignore=shutil.ignore_patterns("__pycache__"))
+    shutil.copy(REPO / "dvc.yaml", root / "dvc.yaml")
+    shutil.copytree(synthetic_dataset, base / "tau")
+    params = _merge(yaml.safe_load((REPO / "params.yaml").read_text()), OVERRIDES)
+    params["data"]["root"] = "../tau"
+    (root / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
+    store = tmp_path_factory.mktemp("mlruns")
+    run = _runner(root, {**_env(), "MLFLOW_TRACKING_URI": f"sqlite:///{store}/mlflow.db"})
     run("git", "init", "-q")
     run(str(BIN / "dvc"), "init", "-q")
     run("git", "add", "-A")
     run("git", "commit", "-q", "-m", "init")
-    return root, lambda *args, **kw: run(str(BIN / "dvc"), *args, **kw)
+    first = run(str(BIN / "dvc"), "repro", *STAGES)
+    return base, first
+
+
+@pytest.fixture
+def dvc_repo(reproduced, tmp_path, isolated_mlflow):
+    """A private copy of :func:`reproduced` (repository and dataset); ``dvc`` runs DVC in it."""
+    base, first = reproduced
+    shutil.copytree(base, tmp_path / "w", symlinks=True)
+    root = tmp_path / "w" / "repo"
+    run = _runner(root, _env())
+    return root, lambda *args, **kw: run(str(BIN / "dvc"), *args, **kw), first
 
 
 def test_repro_skips_reruns_and_tracks_changes(dvc_repo):
-    root, dvc = dvc_repo
-    stages = ("prepare", "validate", "features_audio")
+    root, dvc, out = dvc_repo  # out: what the first `dvc repro` printed
+    stages = STAGES
 
-    out = dvc("repro", *stages)
     for stage in stages:
         assert f"Running stage '{stage}'" in out, out
     assert (root / "data" / "manifest.json").is_file()
@@ -131,9 +158,9 @@ def test_repro_skips_reruns_and_tracks_changes(dvc_repo):
 
 
 def test_switching_systems_reruns_only_what_depends_on_it_and_restores_from_the_run_cache(dvc_repo):
-    root, dvc = dvc_repo
-    stages = ("prepare", "validate", "features_audio")
-    dvc("repro", *stages)
+    root, dvc, _ = dvc_repo
+    stages = STAGES
+    assert "Running stage" not in dvc("repro", *stages)  # the copy is up to date
     secrnn_lock = yaml.safe_load((root / "dvc.lock").read_text())["stages"]["features_audio"]["outs"][0]["md5"]
 
     params = yaml.safe_load((root / "params.yaml").read_text())

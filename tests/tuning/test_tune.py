@@ -181,7 +181,7 @@ def test_two_workers_postgres(tune_workspace, tmp_path, postgres_url):
 def test_killed_worker_leaves_study_usable(tune_workspace, tmp_path):
     """kill -9 during the first trial; a second worker fails and re-queues it, then finishes the study."""
     journal = tune_workspace / "mlruns" / "optuna-journal.log"
-    first = _popen(_tune_cmd("kill", "--n-trials", "2", "--max-epochs", "2"), tune_workspace, tmp_path / "w1.log")
+    first = _popen(_tune_cmd("kill", "--n-trials", "2", "--max-epochs", "1"), tune_workspace, tmp_path / "w1.log")
     deadline = time.monotonic() + 120
     running = None
     try:
@@ -203,7 +203,7 @@ def test_killed_worker_leaves_study_usable(tune_workspace, tmp_path):
     assert running is not None, "the first worker never started a trial"
     assert _journal_study(tune_workspace, "kill").trials[running.number].state.name == "RUNNING"
 
-    second = _popen(_tune_cmd("kill", "--n-trials", "2", "--max-epochs", "2"), tune_workspace, tmp_path / "w2.log")
+    second = _popen(_tune_cmd("kill", "--n-trials", "2", "--max-epochs", "1"), tune_workspace, tmp_path / "w2.log")
     _wait([second], [tmp_path / "w2.log"])
     study = _journal_study(tune_workspace, "kill")
     states = {t.number: t.state.name for t in study.trials}

@@ -14,13 +14,14 @@ import pytest
 import yaml
 
 # Runs ``avsc`` after pretending to be another machine: wall clock shifted by SKEW seconds,
-# host name HOST, liveness constants NAME=VALUE (comma-separated) set, and each trial's training
-# preceded by SLOW seconds of sleep (the trial is RUNNING and its heartbeat beats meanwhile).
+# host name HOST, liveness constants NAME=VALUE (comma-separated) set, and, when HOLD names a file,
+# each trial's training held until that file exists (the trial is RUNNING and its heartbeat beats
+# meanwhile; at most 600 s).
 WORKER = textwrap.dedent(
     """
     import socket, sys, time
 
-    skew, host, constants, slow, *argv = sys.argv[1:]
+    skew, host, constants, hold, *argv = sys.argv[1:]
     if float(skew):
         real_time = time.time
         time.time = lambda: real_time() + float(skew)
@@ -33,16 +34,20 @@ WORKER = textwrap.dedent(
         name, value = item.split("=")
         setattr(liveness, name, type(getattr(liveness, name))(value))
 
-    if float(slow):
+    if hold:
+        import os
+
         from avsc.tuning import objective
 
         real_train = objective.train
 
-        def slow_train(*args, **kwargs):
-            time.sleep(float(slow))
+        def held_train(*args, **kwargs):
+            deadline = time.monotonic() + 600
+            while not os.path.exists(hold) and time.monotonic() < deadline:
+                time.sleep(0.2)
             return real_train(*args, **kwargs)
 
-        objective.train = slow_train
+        objective.train = held_train
 
     from avsc.cli import main
 
@@ -59,10 +64,11 @@ def _start(
     skew: float = 0,
     host: str = "",
     constants: str = "",
-    slow: float = 0,
+    hold: Path | None = None,
 ):
     env = {**os.environ, "AVSC_ROOT": str(root), "PYTHONUNBUFFERED": "1", "PYTHONPATH": os.pathsep.join(sys.path)}
-    cmd = [sys.executable, "-c", WORKER, str(skew), host, constants, str(slow), "tune", "--target", "visual", *argv]
+    hold_arg = str(hold) if hold else ""
+    cmd = [sys.executable, "-c", WORKER, str(skew), host, constants, hold_arg, "tune", "--target", "visual", *argv]
     return subprocess.Popen(cmd, cwd=root, env=env, stdout=log_path.open("w"), stderr=subprocess.STDOUT)
 
 
@@ -114,7 +120,7 @@ def test_killed_trial_is_retried_exactly_once(backend, tune_workspace, tmp_path,
     if backend == "postgres":
         storage = request.getfixturevalue("postgres_url")
         constants = "RDB_HEARTBEAT_S=1,RDB_GRACE_S=3"  # Optuna's heartbeat, judged on the database's clock
-    argv = ["--study-name", "once", "--n-trials", "2", "--max-epochs", "2", "--storage", storage]
+    argv = ["--study-name", "once", "--n-trials", "2", "--max-epochs", "1", "--storage", storage]
     logs = [tmp_path / f"w{i}.log" for i in (1, 2, 3)]
 
     first = _start(tune_workspace, logs[0], argv, constants=constants)
@@ -155,6 +161,7 @@ def test_worker_with_skewed_clock_is_not_failed(tune_workspace, tmp_path):
     (tune_workspace / "params.yaml").write_text(yaml.safe_dump(params))
     storage, grace = "journal:mlruns/optuna-journal.log", 4.0
     logs = [tmp_path / "far.log", tmp_path / "near.log"]
+    release = tmp_path / "release"  # the far trial trains once the near worker has watched it for 3 grace periods
     argv = ["--study-name", "skew", "--n-trials", "1"]  # one trial: the near worker only waits and watches
     far = _start(
         tune_workspace,
@@ -163,7 +170,7 @@ def test_worker_with_skewed_clock_is_not_failed(tune_workspace, tmp_path):
         skew=-6 * 3600,
         host="far-away-host",
         constants="JOURNAL_HEARTBEAT_S=1",
-        slow=45,
+        hold=release,
     )
     trial = _wait_running(far, logs[0], tune_workspace, storage, "skew", lambda t: True)
     near = _start(tune_workspace, logs[1], [*argv, "--max-epochs", "1"], constants=f"JOURNAL_GRACE_S={grace}")
@@ -171,6 +178,8 @@ def test_worker_with_skewed_clock_is_not_failed(tune_workspace, tmp_path):
     while far.poll() is None and done is None:  # when the near worker started watching, when the trial ended
         if watching is None and "study skew on" in logs[1].read_text():
             watching = time.monotonic()
+        if (watching is not None and time.monotonic() - watching > 3 * grace + 2) or near.poll() is not None:
+            release.touch()  # (a near worker that ended early fails the test below instead of hanging it)
         if _load(tune_workspace, storage, "skew").trials[trial.number].state.name != "RUNNING":
             done = time.monotonic()
         time.sleep(0.5)
