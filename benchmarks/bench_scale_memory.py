@@ -50,6 +50,7 @@ def main() -> None:
     from avsc.benchmarking.fabricate import fabricate_workspace, feature_shapes
     from avsc.config.settings import Params
     from avsc.systems import get_system
+    from avsc.systems.base import STAGES
 
     rows = []
     for system in args.systems:
@@ -73,8 +74,10 @@ def main() -> None:
             print(f"  fabricated {sum(written.values()) / 1e9:.1f} GB in {made:.0f} s", flush=True)
             env = {**os.environ, "PYTHONPATH": str(REPO / "src")}
             command = [sys.executable, "-m", "avsc.benchmarking.memory", str(folder), STEPS[system]]
+            # at least one whole update: every micro-batch of a gradient-accumulation cycle
+            accumulate = params.train_section(STAGES[STEPS[system]]).gradient_accumulation_steps
             out = subprocess.run(
-                [*command, "--steps", str(args.steps)],
+                [*command, "--steps", str(max(args.steps, accumulate))],
                 capture_output=True,
                 text=True,
                 env=env,
@@ -91,14 +94,20 @@ def main() -> None:
             if not args.keep:
                 shutil.rmtree(folder, ignore_errors=True)
     print()
-    print(f"{'system':<11} {'step':<7} {'clips':>6} {'features GB':>11} {'s/step':>7} {'peak RSS GB':>11}  target")
+    print(
+        f"{'system':<11} {'step':<7} {'clips':>6} {'features GB':>11} {'batch':>9} {'s/pass':>7} "
+        f"{'peak RSS GB':>11}  target"
+    )
     for r in rows:
         ok = "ok" if r["peak_rss_gb"] <= TARGET_GB else "MISSED"
+        accumulate = r.get("gradient_accumulation_steps", 1)
+        batch = f"{accumulate}x{r['batch_size'] // accumulate}" if accumulate > 1 else str(r["batch_size"])
         print(
             f"{r['system']:<11} {r['step']:<7} {r['n_train'] + r['n_validation']:>6} {r['disk_gb']:>11.1f} "
-            f"{r['seconds_per_step']:>7.1f} {r['peak_rss_gb']:>11.2f}  <= {TARGET_GB:g} GB {ok}"
+            f"{batch:>9} {r['seconds_per_step']:>7.1f} {r['peak_rss_gb']:>11.2f}  <= {TARGET_GB:g} GB {ok}"
         )
-    print("(random feature values; train + validation clips read, evaluate clips fabricated but not read)")
+    print("(random feature values; train + validation clips read, evaluate clips fabricated but not read;")
+    print(" batch: forward passes x examples per pass under gradient accumulation; s/pass: per forward pass)")
 
 
 if __name__ == "__main__":

@@ -81,7 +81,7 @@ def train_steps(root: Path, step: str, *, steps: int = 3, val_batches: int = 2) 
     keras.utils.set_random_seed(params.base.seed)
     model = system.build(step, params, root)
     compile_model(system, step, model, cfg=cfg, steps_per_epoch=per_epoch)
-    vdata = validation_input(system, step, val, batch_size=cfg.batch_size)
+    vdata = validation_input(system, step, val, batch_size=cfg.micro_batch_size)
     model.fit(ds, steps_per_epoch=1, epochs=1, verbose=0, shuffle=False)  # warm-up: tracing, first batch
     started = time.perf_counter()
     model.fit(ds, steps_per_epoch=steps, epochs=1, verbose=0, shuffle=False)
@@ -97,6 +97,7 @@ def train_steps(root: Path, step: str, *, steps: int = 3, val_batches: int = 2) 
         "streamed_train": is_streamed(train),
         "streamed_validation": is_streamed(val),
         "batch_size": cfg.batch_size,
+        "gradient_accumulation_steps": cfg.gradient_accumulation_steps,
         "steps": steps,
         "epochs": cfg.epochs,
         "batches_per_clip": per_epoch / len(train),

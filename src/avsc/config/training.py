@@ -17,6 +17,12 @@ class TrainSection(Strict):
     learning rate halved on a validation plateau (SE-CRNN), AdamW with weight decay (dual-stream),
     SGD with cosine annealing and warm restarts from ``learning_rate`` down to ``min_learning_rate``
     (joint optimization; cycles of ``restart_epochs`` epochs growing by ``restart_mult``).
+
+    ``gradient_accumulation_steps`` (bounded memory): each optimizer update averages the gradients
+    of that many forward passes of :attr:`micro_batch_size` = ``batch_size / steps`` examples, so
+    ``batch_size`` stays the effective batch of an update while activations are held for a
+    micro-batch only (Keras' own optimizer accumulation). BatchNorm layers that train then see
+    micro-batch statistics. 1 (default): one forward pass per update, as before.
     """
 
     epochs: int = Field(200, ge=0)
@@ -37,6 +43,21 @@ class TrainSection(Strict):
     crops_per_clip: int = Field(1, ge=1)
     mixed_precision: bool = False  # mixed_float16 compute, float32 outputs (a GPU speed-up; off on CPU)
     jit_compile: bool = False  # XLA-compile the train step (GPU; off on CPU)
+    gradient_accumulation_steps: int = Field(1, ge=1)  # forward passes per update (batch_size / steps each)
+
+    @property
+    def micro_batch_size(self) -> int:
+        """Examples per forward pass: ``batch_size / gradient_accumulation_steps``."""
+        return self.batch_size // self.gradient_accumulation_steps
+
+    @model_validator(mode="after")
+    def _batch_divisible(self) -> TrainSection:
+        if self.batch_size % self.gradient_accumulation_steps:
+            raise ValueError(
+                f"batch_size ({self.batch_size}) must be divisible by gradient_accumulation_steps "
+                f"({self.gradient_accumulation_steps}): each update averages equal micro-batches"
+            )
+        return self
 
     @model_validator(mode="after")
     def _floor_below_rate(self) -> TrainSection:

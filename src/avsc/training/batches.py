@@ -27,8 +27,15 @@ def _spec(value: Any, *, keep_dtype: bool = False):
 def training_dataset(
     system: System, step: str, arrays: ClipArrays, *, cfg: TrainSection, seed: int, initial_epoch: int = 0
 ) -> tuple[Any, int]:
-    """``(dataset, batches per epoch)`` of ``system``'s training batches for ``step``."""
+    """``(dataset, batches per epoch)`` of ``system``'s training batches for ``step``.
+
+    With ``cfg.gradient_accumulation_steps`` > 1 the batches are micro-batches of
+    ``cfg.micro_batch_size`` examples (the optimizer accumulates that many per update) and the
+    count is of micro-batches.
+    """
     import tensorflow as tf
+
+    cfg = micro_batches(cfg)
 
     def generate():
         epoch = initial_epoch
@@ -40,6 +47,13 @@ def training_dataset(
     first = next(system.epoch_batches(step, arrays, cfg=cfg, rng=np.random.default_rng(0)))
     ds = tf.data.Dataset.from_generator(generate, output_signature=(_spec(first[0]), _spec(first[1])))
     return ds.prefetch(tf.data.AUTOTUNE), system.n_batches(step, arrays, cfg=cfg)
+
+
+def micro_batches(cfg: TrainSection) -> TrainSection:
+    """``cfg`` as the systems draw batches under gradient accumulation: ``batch_size`` = the micro-batch."""
+    if cfg.gradient_accumulation_steps == 1:
+        return cfg
+    return cfg.model_copy(update={"batch_size": cfg.micro_batch_size, "gradient_accumulation_steps": 1})
 
 
 def validation_input(

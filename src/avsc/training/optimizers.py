@@ -7,7 +7,12 @@ from avsc.config.settings import TrainSection
 
 def build_optimizer(cfg: TrainSection, *, steps_per_epoch: int):
     """Adam, AdamW (decoupled weight decay) or SGD with momentum, at a fixed learning rate (halved on
-    plateaus by the training loop) or on cosine annealing with warm restarts (:mod:`avsc.training.sgdr`)."""
+    plateaus by the training loop) or on cosine annealing with warm restarts (:mod:`avsc.training.sgdr`).
+
+    With ``cfg.gradient_accumulation_steps`` > 1 the optimizer updates the weights once every that
+    many batches with their mean gradient (Keras' ``gradient_accumulation_steps``); ``steps_per_epoch``
+    then counts micro-batches, as does the schedule (Keras evaluates it on the micro-batch counter).
+    """
     import keras
 
     if cfg.schedule == "cosine_restarts":
@@ -27,11 +32,13 @@ def build_optimizer(cfg: TrainSection, *, steps_per_epoch: int):
         )
     else:
         rate = cfg.learning_rate
+    steps = cfg.gradient_accumulation_steps
+    extra = {"gradient_accumulation_steps": steps} if steps > 1 else {}
     if cfg.optimizer == "adamw":
-        return keras.optimizers.AdamW(rate, weight_decay=cfg.weight_decay)
+        return keras.optimizers.AdamW(rate, weight_decay=cfg.weight_decay, **extra)
     if cfg.optimizer == "sgd":
-        return keras.optimizers.SGD(rate, momentum=cfg.momentum)
-    return keras.optimizers.Adam(rate)
+        return keras.optimizers.SGD(rate, momentum=cfg.momentum, **extra)
+    return keras.optimizers.Adam(rate, **extra)
 
 
 def plateau_halving(cfg: TrainSection) -> bool:

@@ -109,7 +109,8 @@ def fit(
             state = LoopState(fingerprint=fp, learning_rate=cfg.learning_rate)
             ckpts.clear()
         ds, steps = training_dataset(system, step, train, cfg=cfg, seed=params.base.seed, initial_epoch=state.epoch)
-        steps = cfg.steps_per_epoch or steps
+        if cfg.steps_per_epoch:  # counted in updates; the dataset yields micro-batches under accumulation
+            steps = cfg.steps_per_epoch * cfg.gradient_accumulation_steps
         monitor = (
             compile_model(system, step, model, cfg=cfg, steps_per_epoch=steps)
             if state.epoch == 0
@@ -133,7 +134,7 @@ def fit(
                 steps_per_epoch=steps,
                 epochs=cfg.epochs,
                 initial_epoch=state.epoch,
-                validation_data=validation_input(system, step, val, batch_size=cfg.batch_size),
+                validation_data=validation_input(system, step, val, batch_size=cfg.micro_batch_size),
                 callbacks=[loop, *callbacks],
                 verbose=2,
                 shuffle=False,
