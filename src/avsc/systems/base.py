@@ -17,7 +17,7 @@ from typing import Any, ClassVar
 import numpy as np
 
 from avsc.config.settings import Params, TrainSection
-from avsc.training.arrays import ClipArrays, clip_chunks, is_streamed
+from avsc.training.arrays import IN_MEMORY_LIMIT, ClipArrays, clip_chunks, is_streamed
 
 #: Step key -> DVC stage name (the tuner's ``--target`` uses the step keys).
 STAGES = {"audio": "train_audio", "visual": "train_visual", "fusion": "train_fusion", "finetune": "finetune"}
@@ -125,11 +125,32 @@ def predict_outputs(model: Any, inputs: Any, *, batch_size: int) -> dict[str, np
     return {"out": np.asarray(out, dtype=np.float64)}
 
 
+def _nbytes(value: Any) -> int:
+    if isinstance(value, dict):
+        return sum(_nbytes(v) for v in value.values())
+    if isinstance(value, tuple | list):
+        return sum(_nbytes(v) for v in value)
+    return int(np.asarray(value).nbytes)
+
+
+def read_in_chunks(system: System, step: str, arrays: ClipArrays) -> bool:
+    """Whether ``step``'s examples of ``arrays`` are built :data:`CHUNK_CLIPS` clips at a time: for a
+    split on disk, and for one in memory whose examples would exceed :data:`IN_MEMORY_LIMIT` bytes
+    (the joint system repeats a clip's frame for each of its ~59 acoustic frames)."""
+    if is_streamed(arrays):
+        return True
+    if not len(arrays):
+        return False
+    one = next(clip_chunks(arrays, size=1))[1]
+    return _nbytes(system.validation_data(step, one)) * len(arrays) > IN_MEMORY_LIMIT
+
+
 def bounded_segment_scores(
     system: System, model: Any, arrays: ClipArrays, *, batch_size: int, step: str | None = None
 ) -> SegmentScores:
-    """``system.segment_scores``, chunk by chunk of :data:`CHUNK_CLIPS` clips when ``arrays`` are on disk."""
-    if not is_streamed(arrays):
+    """``system.segment_scores``, chunk by chunk of :data:`CHUNK_CLIPS` clips when ``arrays`` are on disk
+    or their examples would not fit the in-memory limit (:func:`read_in_chunks`)."""
+    if not read_in_chunks(system, step or "finetune", arrays):
         return system.segment_scores(model, arrays, batch_size=batch_size, step=step)
     parts = [
         (start, system.segment_scores(model, chunk, batch_size=batch_size, step=step))

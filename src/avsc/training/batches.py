@@ -12,7 +12,7 @@ import numpy as np
 
 from avsc.config.settings import TrainSection
 from avsc.systems.base import System
-from avsc.training.arrays import ClipArrays, clip_chunks, is_streamed
+from avsc.training.arrays import ClipArrays, clip_chunks
 
 
 def _spec(value: Any, *, keep_dtype: bool = False):
@@ -59,14 +59,15 @@ def micro_batches(cfg: TrainSection) -> TrainSection:
 def validation_input(
     system: System, step: str, arrays: ClipArrays, *, batch_size: int, chunk: int | None = None
 ) -> Any:
-    """Keras ``validation_data`` for ``step``: the system's arrays, or for a split on disk a
+    """Keras ``validation_data`` for ``step``: the system's arrays, or for a split on disk (or one whose
+    examples would exceed the in-memory limit, :func:`avsc.systems.base.read_in_chunks`) a
     ``tf.data.Dataset`` of the same examples read ``chunk`` clips at a time (bounded memory;
     default :data:`avsc.systems.base.CHUNK_CLIPS`)."""
-    if not is_streamed(arrays):
+    from avsc.systems import base
+
+    if not base.read_in_chunks(system, step, arrays):
         return system.validation_data(step, arrays)
     import tensorflow as tf
-
-    from avsc.systems import base
 
     chunk = chunk or base.CHUNK_CLIPS
 
