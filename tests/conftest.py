@@ -89,6 +89,27 @@ TINY_PARAMS = {
 }
 
 
+#: A test-size SE-CRNN: the default's blocks, layers and heads with a few units each. The workspaces that
+#: train (``trained_workspace``, the training tests' copy) use it; features do not depend on it.
+TINY_SECRNN = {"audio": {"filters": [8, 8, 16]}, "visual": {"gru_units": 8}, "fusion": {"gru_units": 8}}
+
+
+def with_tiny_secrnn(root: Path) -> Path:
+    """Write :data:`TINY_SECRNN` into ``root/params.yaml`` (``model.secrnn``); returns ``root``."""
+    import yaml
+
+    raw = yaml.safe_load((root / "params.yaml").read_text())
+    raw.setdefault("model", {})["secrnn"] = TINY_SECRNN
+    (root / "params.yaml").write_text(yaml.safe_dump(raw))
+    return root
+
+
+@pytest.fixture(scope="session")
+def tiny_secrnn():
+    """:func:`with_tiny_secrnn`, for test modules that train in their own copy of a workspace."""
+    return with_tiny_secrnn
+
+
 def make_workspace(base: Path, dataset: Path, overrides: dict | None = None) -> Path:
     """A repository-like folder: params.yaml (tiny settings) and a copy of the synthetic dataset."""
     import shutil
@@ -142,7 +163,7 @@ class TrainedWorkspace:
 
 @pytest.fixture(scope="session")
 def trained_workspace(tmp_path_factory, features_workspace) -> TrainedWorkspace:
-    """A copy of ``features_workspace`` after the four training stages, evaluate and register.
+    """A copy of ``features_workspace`` after the four training stages (a test-size SE-CRNN), evaluate and register.
 
     It has its own session SQLite MLflow store; tests that read it call ``trained_workspace.use(monkeypatch)``
     (the autouse ``isolated_mlflow`` points every test at a fresh empty store). Treat it as read-only.
@@ -156,7 +177,7 @@ def trained_workspace(tmp_path_factory, features_workspace) -> TrainedWorkspace:
 
     base = tmp_path_factory.mktemp("trained")
     root = base / "repo"
-    shutil.copytree(features_workspace, root)
+    with_tiny_secrnn(shutil.copytree(features_workspace, root))
     store = base / "mlruns"
     store.mkdir()
     uri = f"sqlite:///{store}/mlflow.db"

@@ -25,6 +25,47 @@ VARIANTS = {
     "joint-joint": {"model": {"system": "joint", "joint": {"strategy": "joint"}}},
 }
 
+#: Test-size systems (every variant): the same layers, stages and heads as the paper-size defaults, but
+#: a few units per layer, 32 audio bands, 3 training steps per epoch and the backbone family with the
+#: fewest layers (VGG16: ResNet50's 175 layers cost far more to build, trace, save and load than they
+#: compute at 32 px), so that the whole module stays within a couple of minutes on 2 cores.
+TINY_SYSTEMS = {
+    "features": {
+        "audio": {"dualstream": {"n_bands": 32}, "joint": {"n_mels": 32}},
+        "visual": {"dualstream": {"backbone": "vgg16"}, "joint": {"backbone": "vgg16"}},
+    },
+    "model": {
+        "dualstream": {
+            "audio_dim": 16,  # != n_bands: the audio projection layer is still built
+            "audio_heads": 2,
+            "audio_key_dim": 8,
+            "audio_ff_dim": 16,
+            "conv_filters": [8, 8, 8],
+            "embed_dim": 16,
+            "fusion_heads": 2,
+            "fusion_key_dim": 8,
+            "fusion_ff_dim": 16,
+            "fc_units": 16,
+        },
+        "joint": {"encoder_units": [32, 16], "classifier_units": 16},
+    },
+    **{stage: {"steps_per_epoch": 3} for stage in ("train_audio", "train_visual", "train_fusion", "finetune")},
+}
+
+#: Variants whose feature stages are another variant's (same ``features`` settings): their feature folder
+#: is copied instead of computed again.
+SAME_FEATURES = {"joint-joint": "joint-pipeline"}
+
+
+def merge(into: dict, overrides: dict) -> dict:
+    """``overrides`` merged into ``into`` key by key (nested sections too); returns ``into``."""
+    for key, value in overrides.items():
+        if isinstance(value, dict) and isinstance(into.get(key), dict):
+            merge(into[key], value)
+        else:
+            into[key] = value
+    return into
+
 
 @pytest.fixture(scope="module")
 def prepared(tmp_path_factory, synthetic_dataset, workspace_maker) -> Path:
@@ -40,7 +81,7 @@ def prepared(tmp_path_factory, synthetic_dataset, workspace_maker) -> Path:
     return root
 
 
-def _pipeline(base: Path, target: Path, overrides: dict, store: Path) -> dict:
+def _pipeline(base: Path, target: Path, overrides: dict, store: Path, *, features_from: Path | None = None) -> dict:
     import yaml
 
     from avsc.config.settings import load_params
@@ -51,9 +92,7 @@ def _pipeline(base: Path, target: Path, overrides: dict, store: Path) -> dict:
     from avsc.training.stages import run_training_stage
 
     shutil.copytree(base, target)
-    raw = yaml.safe_load((target / "params.yaml").read_text())
-    for key, value in overrides.items():
-        raw.setdefault(key, {}).update(value)
+    raw = merge(merge(yaml.safe_load((target / "params.yaml").read_text()), TINY_SYSTEMS), overrides)
     (target / "params.yaml").write_text(yaml.safe_dump(raw))
     os.environ.update(
         {
@@ -64,8 +103,12 @@ def _pipeline(base: Path, target: Path, overrides: dict, store: Path) -> dict:
         }
     )
     params = load_params(target / "params.yaml")
-    run_audio_stage(params, target)
-    run_visual_stage(params, target)
+    if features_from is None:
+        run_audio_stage(params, target)
+        run_visual_stage(params, target)
+    else:
+        assert load_params(features_from / "params.yaml").features == params.features
+        shutil.copytree(features_from / params.base.features_dir, target / params.base.features_dir, dirs_exist_ok=True)
     summaries = {step: run_training_stage(params, target, step) for step in ("audio", "visual", "fusion", "finetune")}
     doc = evaluate(params, target)
     return {"params": params, "summaries": summaries, "metrics": doc, "register": register(params, target)}
@@ -78,7 +121,10 @@ def trained(prepared, tmp_path_factory):
         k: os.environ.get(k) for k in ("AVSC_ROOT", "MLFLOW_TRACKING_URI", "AVSC_MLFLOW_ARTIFACTS", "AVSC_PIPELINE_RUN")
     }
     try:
-        runs = {name: _pipeline(prepared, prepared.parent / name, over, store) for name, over in VARIANTS.items()}
+        runs = {}
+        for name, over in VARIANTS.items():
+            shared = prepared.parent / SAME_FEATURES[name] if name in SAME_FEATURES else None
+            runs[name] = _pipeline(prepared, prepared.parent / name, over, store, features_from=shared)
     finally:
         for key, value in saved.items():
             if value is None:

@@ -22,9 +22,9 @@ PIPELINE_RUN = "test-pipeline-0001"
 
 
 @pytest.fixture(scope="module")
-def train_ws(features_workspace, tmp_path_factory) -> Path:
-    """A private copy of the features workspace for this module's training stages."""
-    return shutil.copytree(features_workspace, tmp_path_factory.mktemp("train") / "repo")
+def train_ws(features_workspace, tmp_path_factory, tiny_secrnn) -> Path:
+    """A private copy of the features workspace for this module's training stages (test-size SE-CRNN)."""
+    return tiny_secrnn(shutil.copytree(features_workspace, tmp_path_factory.mktemp("train") / "repo"))
 
 
 @pytest.fixture
