@@ -18,7 +18,7 @@ from avsc.data.tau import CLASSES
 MODEL_URI = "models:/avsc-fused@challenger"
 LABEL = "Doe_EXU_task1b_1"
 
-#: 200 clips: ~15 s to synthesise, ~40 s of inference on 2 cores (after the trained workspace).
+#: N_CLIPS (60) clips: a few seconds to synthesise and score on 2 cores (after the trained workspace).
 pytestmark = pytest.mark.slow
 
 
