@@ -9,6 +9,8 @@ export PATH := $(CURDIR)/$(BIN):$(PATH)
 export MLFLOW_TRACKING_URI ?= sqlite:///$(CURDIR)/mlruns/mlflow.db
 export TF_CPP_MIN_LOG_LEVEL := 2
 export PYTHONHASHSEED := 0
+# Test processes (pytest-xdist); whole test files stay on one worker, so module fixtures run once.
+TEST_WORKERS ?= 2
 
 .DEFAULT_GOAL := help
 .PHONY: help install run pipeline promote test test-fast check deps bench bench-scale ui clean-run paper
@@ -34,10 +36,10 @@ run: pipeline promote ## set up, run the whole pipeline on the synthetic sample,
 	@$(BIN)/python -m avsc.evaluation.summary
 
 test: install check ## set up, run the quality gates (make check), then the tests (slow ones included)
-	$(BIN)/python -m pytest -q --durations=25
+	$(BIN)/python -m pytest -q -n $(TEST_WORKERS) --dist loadfile --durations=25
 
 test-fast: install ## the tests without the slow ones
-	$(BIN)/python -m pytest -q -m "not slow"
+	$(BIN)/python -m pytest -q -n $(TEST_WORKERS) --dist loadfile -m "not slow"
 
 check: install ## lint, format and type checks (ruff, mypy) and dvc.yaml deps = imports
 	$(BIN)/ruff check src pipelines tests benchmarks
