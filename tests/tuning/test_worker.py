@@ -136,7 +136,8 @@ def test_killed_trial_is_retried_exactly_once(backend, tune_workspace, tmp_path,
             tune_workspace,
             storage,
             "once",
-            lambda t: t.system_attrs.get("failed_trial") == killed.number,
+            # its bookkeeping written too: the params are suggested a moment before the retry's user attr
+            lambda t: t.system_attrs.get("failed_trial") == killed.number and "avsc_retry_of" in t.user_attrs,
         )
     finally:
         _kill(second)
